@@ -1,0 +1,19 @@
+PIP ?= python -m pip
+INSTALL = $(PIP) install -c constraints.txt
+
+.PHONY: demo test test-slow bench docs
+
+demo:  ## install and run the demo (MAML on sinusoid tasks)
+	$(INSTALL) -e ".[plots]" && python examples/plot_sinusoid_demo.py
+
+test:  ## install and run the default test suite
+	$(INSTALL) -e ".[tests]" && python -m pytest -n 2
+
+test-slow:  ## the slow learning tests
+	python -m pytest -m slow
+
+bench:  ## the benchmarks (minutes; writes benchmarks/results/)
+	python benchmarks/bench_maml_sinusoid.py
+
+docs:
+	$(INSTALL) -e ".[docs]" && sphinx-build -b html docs docs/_build/html

@@ -1,0 +1,16 @@
+"""skmeta: scikit-learn compatible meta-learning, with torch inside."""
+
+from .algorithms import FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor
+from .tasks import EpisodeSampler, Task
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Task",
+    "EpisodeSampler",
+    "MAMLRegressor",
+    "MAMLClassifier",
+    "FineTuneRegressor",
+    "FineTuneClassifier",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""Private torch internals: the engine, functional adaptation, networks, conversion."""

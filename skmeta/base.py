@@ -1,0 +1,579 @@
+"""The meta-estimator base: parameters, validation, the fit/adapt template, tags.
+
+Concrete learners (``skmeta.algorithms``) only say how their network is
+built and which step object the engine runs; everything else - the task
+forms, arrays with ``groups``, devices, seeding, adaptation, prediction,
+pickling - lives here once.
+"""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from skorch.history import History
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._torch._batches import ListSource, SamplerSource, TaskBank
+from ._torch._engine import MetaTrainingDiverged, detach_tree, make_optimizer, train
+from ._torch._functional import FunctionalModel
+from ._torch._networks import build_module
+from ._torch._utils import as_tensor, resolve_device, seeded, to_numpy
+from .tasks import EpisodeSampler, SubsetSampler, Task, TaskSampler, check_tasks
+
+__all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
+
+#: Meta-iterations from which ``compile="auto"`` compiles the outer gradient.
+COMPILE_AUTO_MIN_ITER = 10_000
+
+
+#: Constraints shared by the classifiers' extra parameters.
+CLASSIFIER_CONSTRAINTS = {
+    "n_way": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "head_init": [StrOptions({"proto", "zero"})],
+}
+
+
+def _store_params(est, params):
+    """The body of every ``__init__``: store each argument, route ``module__*``."""
+    kwargs = params.pop("kwargs", {})
+    params.pop("self", None)
+    params.pop("__class__", None)
+    for key, value in params.items():
+        setattr(est, key, value)
+    for key, value in kwargs.items():  # module__* routing; others rejected in fit
+        setattr(est, key, value)
+
+
+class BaseMetaEstimator(BaseEstimator):
+    """Base class of skmeta's gradient-based meta-estimators.
+
+    Subclasses set ``_classifier`` through a mixin and implement
+    ``_make_step(model)``. Do not instantiate this class directly.
+    """
+
+    _parameter_constraints = {
+        "module": "no_validation",
+        "hidden_layer_sizes": ["array-like"],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "meta_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "meta_lr": [Interval(Real, 0, None, closed="neither")],
+        "inner_lr": [Interval(Real, 0, None, closed="left")],
+        "adapt_steps": [Interval(Integral, 0, None, closed="left"), None],
+        "k_shot": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_query": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "eval_every": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "compile": ["boolean", StrOptions({"auto"})],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    _classifier = False
+
+    # ---------------------------------------------------------------- params
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update({k: v for k, v in vars(self).items() if k.startswith("module__")})
+        return params
+
+    def set_params(self, **params):
+        # module__* keys are routed to the module; other unknown keys are stored
+        # like __init__ stores them, and fit rejects them with a clear error
+        known = set(self._get_param_names())
+        routed = {k: params.pop(k) for k in list(params)
+                  if k.startswith("module__") or ("__" not in k and k not in known)}
+        for key, value in routed.items():
+            setattr(self, key, value)
+        return super().set_params(**params)
+
+    def _module_kwargs(self):
+        return {k[len("module__"):]: v for k, v in vars(self).items()
+                if k.startswith("module__")}
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "meta_params_")
+
+    # -------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, groups=None):
+        """Meta-train on a list of tasks, a task sampler, or arrays.
+
+        Parameters
+        ----------
+        X : list of tasks, TaskSampler, or array-like of shape (n_samples, n_features)
+            With ``y=None``: the tasks (every form of :class:`skmeta.Task`) or
+            a sampler drawing fresh tasks. With ``y``: the data.
+        y : array-like of shape (n_samples,), default=None
+            Targets when ``X`` is data.
+        groups : array-like of shape (n_samples,), default=None
+            Task of each row: each value is one task. Without it, regressors
+            draw tasks as random subsets of ``(X, y)`` and classifiers draw
+            episodes from its classes. After the array form the estimator is
+            adapted to all of ``(X, y)``, so ``predict`` works at once.
+
+        Returns
+        -------
+        self : object
+            The meta-trained estimator.
+        """
+        if not (self.warm_start and self.__sklearn_is_fitted__()):
+            self._reset()
+        return self._fit(X, y, groups, self.max_iter)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, groups=None):
+        """Continue meta-training for ``max_iter`` more meta-iterations.
+
+        Takes the same inputs as :meth:`fit`; the first call initialises.
+
+        Parameters
+        ----------
+        X : list of tasks, TaskSampler, or array-like
+            As in :meth:`fit`.
+        y : array-like, default=None
+            As in :meth:`fit`.
+        groups : array-like, default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : object
+        """
+        if not self.__sklearn_is_fitted__():
+            self._reset()
+        return self._fit(X, y, groups, self.max_iter)
+
+    def _reset(self):
+        for attr in ("meta_params_", "module_", "optimizer_", "adapted_", "classes_"):
+            if hasattr(self, attr):
+                delattr(self, attr)
+        self.n_iter_ = 0
+        self.history_ = History()
+
+    def _check_unknown_params(self):
+        known = set(self._get_param_names())
+        unknown = [k for k in vars(self) if not (k in known or k.startswith(("_", "module__"))
+                                                 or k.endswith("_"))]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown parameters {sorted(unknown)}; only "
+                "module__* parameters are routed to the module"
+            )
+
+    def _fit(self, X, y, groups, n_iter):
+        self._check_unknown_params()
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        tasks, data = self._prepare(X, y, groups)
+        valid = None
+        if self.validation_fraction is not None:
+            tasks, valid = self._split_validation(tasks, rng)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        with seeded(seed, device):
+            if not self.__sklearn_is_fitted__():
+                self._initialize(tasks, device)
+            self.device_ = device
+            source = self._source(tasks, rng)
+            if valid is not None:
+                valid = ListSource(valid, self._encode, device, 1, rng, self._splitter).all()
+            use_compile = (self.compile is True
+                           or (self.compile == "auto" and n_iter >= COMPILE_AUTO_MIN_ITER))
+            try:
+                train(self, self._step(), self.meta_params_, self.optimizer_, source,
+                      n_iter, valid=valid, eval_every=self.eval_every,
+                      callbacks=self._callbacks(), verbose=self.verbose,
+                      compile=use_compile)
+            except MetaTrainingDiverged:
+                raise
+            if data is not None:
+                self._adapt_in_place(*data)
+        return self
+
+    def _callbacks(self):
+        return [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
+
+    def _initialize(self, tasks, device):
+        first = tasks.sample(1, 0)[0] if isinstance(tasks, TaskSampler) else tasks[0]
+        example = torch.as_tensor(np.asarray(first.X_support[:2], dtype=np.float32))
+        out = self._output_size(first)
+        module = self.module
+        if isinstance(module, torch.nn.Module):
+            module = copy.deepcopy(module)
+        module = build_module(module, self._module_kwargs(), int(np.prod(example.shape[1:])),
+                              out, self.hidden_layer_sizes)
+        module.to(device)
+        self.module_ = module
+        with torch.no_grad():  # fails early on a module that does not fit the data
+            self._embed_size_ = int(np.prod(module(example.to(device)).shape[1:]))
+        model = FunctionalModel(module, self._classifier, getattr(self, "head_init", "proto"))
+        self.meta_params_ = self._make_step(model).init_params(model.initial_weights())
+        self.optimizer_ = make_optimizer(self.meta_params_, self.meta_lr)
+
+    def _model(self):
+        return FunctionalModel(self.module_, self._classifier,
+                               getattr(self, "head_init", "proto"))
+
+    def _step(self):
+        return self._make_step(self._model())
+
+    # ----------------------------------------------------- tasks and sources
+    def _prepare(self, X, y, groups):
+        """Tasks (list or sampler) and, for the array form, the data to adapt to."""
+        n_features = None
+        if self.__sklearn_is_fitted__():
+            n_features = tuple(self._input_shape_)
+        if y is None:
+            if groups is not None:
+                raise ValueError("groups needs y: pass fit(X, y, groups=groups)")
+            if isinstance(X, np.ndarray) or (hasattr(X, "shape") and hasattr(X, "dtype")):
+                raise ValueError(
+                    f"{type(self).__name__} requires y to be passed, but the target y "
+                    "is None; X is an array, not a list of tasks"
+                )
+            if isinstance(X, TaskSampler) or (hasattr(X, "sample") and not isinstance(X, (list, tuple))):
+                first = check_tasks(X.sample(1, 0), classifier=self._classifier,
+                                    n_features=n_features)[0]
+                self._record_input(first.X_support)
+                return X, None
+            tasks = check_tasks(X, classifier=self._classifier, n_features=n_features)
+            self._check_pools(tasks)
+            self._record_input(tasks[0].X_support)
+            return tasks, None
+        X, y = self._validate_arrays(X, y, reset=not self.__sklearn_is_fitted__())
+        self._input_shape_ = X.shape[1:]
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(X),):
+                raise ValueError(
+                    f"groups has shape {groups.shape}; expected one value per row ({len(X)},)"
+                )
+            tasks = [Task(X[groups == g], y[groups == g]) for g in np.unique(groups)]
+            self._check_pools(tasks)
+            return tasks, (X, y)
+        return self._array_sampler(X, y), (X, y)
+
+    def _record_input(self, X):
+        self._input_shape_ = X.shape[1:]
+        self.n_features_in_ = int(X.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _check_pools(self, tasks):
+        for i, t in enumerate(tasks):
+            if t.is_pool and t.n_support < 2:
+                raise ValueError(
+                    f"task {i}: a pool (a task without a query set) needs at least 2 "
+                    f"rows to split into support and query; got {t.n_support} sample"
+                )
+            if (t.is_pool and not self._classifier and self.k_shot != "auto"
+                    and t.n_support <= self.k_shot):
+                raise ValueError(
+                    f"task {i}: k_shot={self.k_shot} needs a pool of more than "
+                    f"{self.k_shot} rows; got {t.n_support}"
+                )
+
+    def _splitter(self, task, rng):
+        k = 0.5 if self.k_shot == "auto" else self.k_shot
+        return task.split(k, rng, stratify=self._classifier)
+
+    def _source(self, tasks, rng):
+        if isinstance(tasks, list):
+            return ListSource(tasks, self._encode, self.device_, self.meta_batch_size,
+                              rng, self._splitter)
+        n_features = tuple(self._input_shape_)
+
+        def check(ts):
+            return check_tasks(ts, classifier=self._classifier, n_features=n_features)
+
+        return SamplerSource(tasks, check, self._encode, self.device_,
+                             self.meta_batch_size, rng, self._splitter)
+
+    def _split_validation(self, tasks, rng):
+        if not isinstance(tasks, list):
+            valid = check_tasks(tasks.sample(max(1, self.meta_batch_size), rng),
+                                classifier=self._classifier)
+            return tasks, valid
+        n_valid = int(np.ceil(self.validation_fraction * len(tasks)))
+        if n_valid >= len(tasks):
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training "
+                f"task out of {len(tasks)}"
+            )
+        perm = rng.permutation(len(tasks))
+        return [tasks[i] for i in perm[n_valid:]], [tasks[i] for i in perm[:n_valid]]
+
+    # ------------------------------------------------------------ adaptation
+    def _adapt_weights(self, X, y):
+        device = self.device_
+        xs = as_tensor(X, device)
+        ys, n_way = self._encode_support(y, device)
+        steps = self.adapt_steps if self.adapt_steps is not None else self._default_adapt_steps()
+        theta = detach_tree(self.meta_params_)
+        w = self._step().adapt(theta, xs, ys, n_way, steps)
+        return detach_tree(w)
+
+    def adapt(self, X_support, y_support):
+        """Adapt to a new task from its support set.
+
+        Starts from the meta-learned state and never changes it: the result
+        is a new estimator of the same class, sharing the meta-parameters,
+        whose ``predict`` (and ``predict_proba``, ``score``) use the adapted
+        model.
+
+        Parameters
+        ----------
+        X_support : array-like of shape (n_support, n_features)
+            Support inputs of the new task.
+        y_support : array-like of shape (n_support,)
+            Support targets.
+
+        Returns
+        -------
+        adapted : estimator
+            A fitted estimator of the same class, adapted to the task.
+        """
+        check_is_fitted(self)
+        X, y = self._validate_arrays(X_support, y_support, reset=False)
+        new = copy.copy(self)
+        new._adapt_in_place(X, y)
+        return new
+
+    def _adapt_in_place(self, X, y):
+        with seeded(0, self.device_):
+            self.adapted_ = self._adapt_weights(X, y)
+
+    # ------------------------------------------------------------ prediction
+    def _forward(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, allow_nd=True)
+        w = self._predict_weights()
+        x = as_tensor(X, self.device_, torch.float64)
+        w64 = {k: v.to(torch.float64) for k, v in w.items()}
+        with torch.no_grad():
+            return to_numpy(self._model().forward(w64, x))
+
+    def _validate_arrays(self, X, y, reset):
+        X, y = validate_data(self, X, y, reset=reset, allow_nd=True,
+                             **self._y_validation())
+        return X, y
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("meta_params_", "adapted_"):
+            if key in state:
+                state[key] = detach_tree(state[key], device="cpu")
+        if "module_" in state:
+            state["module_"] = copy.deepcopy(state["module_"]).to("cpu")
+        if "optimizer_" in state:
+            opt = state["optimizer_"].state_dict()
+            state["optimizer_"] = detach_tree(opt, device="cpu")
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state):
+        if "device_" in state:
+            device = torch.device(state["device_"])
+            if device.type == "cuda" and not torch.cuda.is_available():
+                warnings.warn(
+                    f"this {type(self).__name__} was fitted on {device} but no GPU is "
+                    "available; loading it on the CPU", UserWarning)
+                device = torch.device("cpu")
+            state["device_"] = device
+            for key in ("meta_params_", "adapted_"):
+                if key in state:
+                    state[key] = detach_tree(state[key], device=device)
+            if "module_" in state:
+                state["module_"] = state["module_"].to(device)
+        self.__dict__.update(state)
+        if "optimizer_" in state and isinstance(state["optimizer_"], dict):
+            opt = make_optimizer(self.meta_params_, self.meta_lr)
+            opt.load_state_dict(state["optimizer_"])
+            self.optimizer_ = opt
+
+
+class MetaRegressorMixin(RegressorMixin):
+    """Regression: real-valued targets, squared-error loss, ``predict``."""
+
+    _classifier = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        # a few gradient steps from a meta-learned initialisation are not a
+        # full fit, so scikit-learn's R^2 > 0.5 on arbitrary data is not promised
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    def _output_size(self, task):
+        y = np.asarray(task.y_support)
+        return 1 if y.ndim == 1 else int(y.shape[1])
+
+    def _y_validation(self):
+        return {"multi_output": True, "y_numeric": True}
+
+    @staticmethod
+    def _encode(task):
+        ys, yq = np.asarray(task.y_support, np.float32), np.asarray(task.y_query, np.float32)
+        return ys.reshape(len(ys), -1), yq.reshape(len(yq), -1), 0
+
+    def _encode_support(self, y, device):
+        self._y_ndim_ = np.ndim(y)
+        return as_tensor(np.asarray(y).reshape(len(y), -1), device), 0
+
+    def _array_sampler(self, X, y):
+        n = len(X)
+        if n < 2:
+            raise ValueError(
+                f"n_samples={n}: meta-training on arrays needs at least 2 samples "
+                "(support and query)"
+            )
+        k = min(10, n // 2) if self.k_shot == "auto" else self.k_shot
+        q = min(10, n - k) if self.n_query == "auto" else self.n_query
+        return SubsetSampler(X, y, k, q)
+
+    def _predict_weights(self):
+        return getattr(self, "adapted_", None) or self.meta_params_["w"]
+
+    def predict(self, X):
+        """Predict with the adapted model (or the meta-learned one before any adapt).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions.
+        """
+        out = self._forward(X)
+        return out.ravel() if getattr(self, "_y_ndim_", 1) == 1 and out.shape[1] == 1 else out
+
+
+class MetaClassifierMixin(ClassifierMixin):
+    """Classification with per-task label spaces and a per-task output head."""
+
+    _classifier = True
+
+    def _output_size(self, task):
+        return None
+
+    def _y_validation(self):
+        return {}
+
+    @staticmethod
+    def _encode(task):
+        labels, ys = np.unique(task.y_support, return_inverse=True)
+        return ys, np.searchsorted(labels, task.y_query), len(labels)
+
+    def _encode_support(self, y, device):
+        check_classification_targets(y)
+        self.classes_, ys = np.unique(y, return_inverse=True)
+        return torch.as_tensor(ys, device=device), len(self.classes_)
+
+    def _validate_arrays(self, X, y, reset):
+        X, y = super()._validate_arrays(X, y, reset)
+        check_classification_targets(y)
+        return X, y
+
+    def partial_fit(self, X, y=None, groups=None, classes=None):
+        """Continue meta-training for ``max_iter`` more meta-iterations.
+
+        Parameters
+        ----------
+        X : list of tasks, TaskSampler, or array-like
+            As in :meth:`fit`.
+        y : array-like, default=None
+            As in :meth:`fit`.
+        groups : array-like, default=None
+            As in :meth:`fit`.
+        classes : array-like, default=None
+            All labels ``y`` may hold (scikit-learn's ``partial_fit``
+            convention); when given, a label outside it is an error. Tasks
+            need no fixed label space, so it is optional.
+
+        Returns
+        -------
+        self : object
+        """
+        if classes is not None and y is not None:
+            extra = np.setdiff1d(np.asarray(y), np.asarray(classes))
+            if len(extra):
+                raise ValueError(f"y has labels {extra.tolist()} not in classes")
+        return super().partial_fit(X, y, groups)
+
+    def _array_sampler(self, X, y):
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes to meta-train on "
+                f"arrays; y has {len(classes)} class"
+            )
+        if counts.min() < 2:
+            raise ValueError(
+                f"class {classes[counts.argmin()]!r} has 1 sample; episodes need at "
+                "least 2 per class (support and query), or pass groups"
+            )
+        n_way = min(5, len(classes)) if self.n_way == "auto" else self.n_way
+        k = max(1, min(5, counts.min() // 2)) if self.k_shot == "auto" else self.k_shot
+        q = max(1, min(15, counts.min() - k)) if self.n_query == "auto" else self.n_query
+        return EpisodeSampler(X, y, n_way, k, q)
+
+    def _predict_weights(self):
+        if not hasattr(self, "adapted_"):
+            raise ValueError(
+                f"this {type(self).__name__} was meta-trained on tasks and has no "
+                "label space yet: call adapt(X_support, y_support) and predict with "
+                "the estimator it returns"
+            )
+        return self.adapted_
+
+    def predict_proba(self, X):
+        """Class probabilities of the adapted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        return softmax(self._forward(X), axis=1)
+
+    def predict(self, X):
+        """Predict class labels with the adapted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        scores = self._forward(X)
+        return self.classes_[np.argmax(scores, axis=1)]

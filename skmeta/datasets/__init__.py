@@ -1,0 +1,6 @@
+"""Task generators and data loaders. This subpackage imports no torch."""
+
+from ._fewshot import make_fewshot_tasks
+from ._sinusoid import SinusoidTasks, make_sinusoid_tasks
+
+__all__ = ["SinusoidTasks", "make_sinusoid_tasks", "make_fewshot_tasks"]

@@ -1,0 +1,228 @@
+"""Task samplers: objects that draw fresh tasks on demand."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ._task import Task
+
+__all__ = ["TaskSampler", "EpisodeSampler", "SubsetSampler"]
+
+
+class TaskSampler:
+    """Base class of task samplers: anything with ``sample(n_tasks, random_state)``.
+
+    Estimators accept a sampler wherever they accept a list of tasks; they
+    then draw fresh tasks for every meta-batch. Subclasses implement
+    :meth:`sample`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta import Task
+    >>> from skmeta.tasks import TaskSampler
+    >>> class Constant(TaskSampler):
+    ...     def sample(self, n_tasks, random_state=None):
+    ...         return [Task(np.ones((2, 1)), np.ones(2), np.ones((2, 1)), np.ones(2))
+    ...                 for _ in range(n_tasks)]
+    >>> len(Constant().sample(3))
+    3
+    """
+
+    def sample(self, n_tasks, random_state=None):
+        """Draw ``n_tasks`` tasks.
+
+        Parameters
+        ----------
+        n_tasks : int
+            Number of tasks to draw.
+        random_state : int, RandomState instance or None, default=None
+            Controls the draw.
+
+        Returns
+        -------
+        tasks : list of Task
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        params = ", ".join(
+            f"{k}={v!r}" for k, v in vars(self).items()
+            if not k.startswith("_") and not isinstance(v, np.ndarray)
+        )
+        return f"{type(self).__name__}({params})"
+
+
+def _check_count(value, name, minimum=1):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+class EpisodeSampler(TaskSampler):
+    """Draw N-way K-shot episodes from the classes of a labelled pool.
+
+    Each episode picks ``n_way`` classes at random, then ``k_shot`` support
+    and ``n_query`` query examples of each, without overlap. Labels stay the
+    user's own labels; classifiers map them to positions per task.
+
+    Read more in the :ref:`User Guide <tasks>`.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        The pool's inputs.
+    y : array-like of shape (n_samples,)
+        Class labels, any hashable values.
+    n_way : int
+        Classes per episode.
+    k_shot : int
+        Support examples per class.
+    n_query : int
+        Query examples per class.
+    classes : array-like, default=None
+        Restrict episodes to these classes (e.g. disjoint meta-train and
+        meta-test classes). ``None`` uses every class of ``y``.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The classes episodes are drawn from.
+
+    Raises
+    ------
+    ValueError
+        When ``n_way`` exceeds the classes available, or a class has fewer
+        than ``k_shot + n_query`` examples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta import EpisodeSampler
+    >>> X, y = np.random.RandomState(0).rand(60, 3), np.repeat(["a", "b", "c"], 20)
+    >>> sampler = EpisodeSampler(X, y, n_way=2, k_shot=1, n_query=5)
+    >>> t = sampler.sample(4, random_state=0)[0]
+    >>> t.X_support.shape, t.X_query.shape
+    ((2, 3), (10, 3))
+    """
+
+    def __init__(self, X, y, n_way, k_shot, n_query, classes=None):
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim < 2:
+            raise ValueError(f"X is {X.ndim}-D; expected (n_samples, n_features)")
+        if y.ndim != 1 or len(y) != len(X):
+            raise ValueError(f"y must be 1-D with one label per row of X ({len(X)})")
+        self.n_way = _check_count(n_way, "n_way")
+        self.k_shot = _check_count(k_shot, "k_shot")
+        self.n_query = _check_count(n_query, "n_query", minimum=0)
+        self.X, self.y = X, y
+        all_classes, counts = np.unique(y, return_counts=True)
+        if classes is None:
+            self.classes_ = all_classes
+        else:
+            self.classes_ = np.unique(np.asarray(classes))
+            absent = np.setdiff1d(self.classes_, all_classes)
+            if len(absent):
+                raise ValueError(f"classes {absent.tolist()} do not occur in y")
+        if self.n_way > len(self.classes_):
+            raise ValueError(
+                f"n_way={self.n_way} is larger than the {len(self.classes_)} "
+                "classes available"
+            )
+        need = self.k_shot + self.n_query
+        count = dict(zip(all_classes.tolist(), counts.tolist()))
+        short = [c for c in self.classes_.tolist() if count[c] < need]
+        if short:
+            raise ValueError(
+                f"classes {short[:10]} have fewer than k_shot + n_query = {need} "
+                "examples; lower k_shot or n_query, or restrict classes"
+            )
+        self._index = {c: np.flatnonzero(y == c) for c in self.classes_.tolist()}
+
+    def sample(self, n_tasks, random_state=None):
+        """Draw ``n_tasks`` episodes.
+
+        Parameters
+        ----------
+        n_tasks : int
+            Number of episodes.
+        random_state : int, RandomState instance or None, default=None
+            Controls the draw.
+
+        Returns
+        -------
+        tasks : list of Task
+        """
+        rng = check_random_state(random_state)
+        k, q = self.k_shot, self.n_query
+        classes = self.classes_.tolist()
+        tasks = []
+        for _ in range(_check_count(n_tasks, "n_tasks")):
+            chosen = rng.choice(len(classes), self.n_way, replace=False)
+            rows = np.stack([
+                rng.choice(self._index[classes[c]], k + q, replace=False)
+                for c in chosen
+            ])
+            sup, qry = rows[:, :k].ravel(), rows[:, k:].ravel()
+            tasks.append(Task(self.X[sup], self.y[sup], self.X[qry], self.y[qry]))
+        return tasks
+
+
+class SubsetSampler(TaskSampler):
+    """Draw regression tasks as random subsets of one pool of rows.
+
+    Each task takes ``k_shot + n_query`` distinct rows of ``(X, y)`` at
+    random, the first ``k_shot`` as its support set. This is how regressors
+    meta-train on plain ``fit(X, y)`` without ``groups``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        The pool's inputs.
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        The pool's targets.
+    k_shot : int
+        Support rows per task.
+    n_query : int
+        Query rows per task.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta.tasks import SubsetSampler
+    >>> s = SubsetSampler(np.zeros((30, 2)), np.zeros(30), k_shot=5, n_query=10)
+    >>> s.sample(2, random_state=0)[1].X_query.shape
+    (10, 2)
+    """
+
+    def __init__(self, X, y, k_shot, n_query):
+        self.X, self.y = np.asarray(X), np.asarray(y)
+        self.k_shot = _check_count(k_shot, "k_shot")
+        self.n_query = _check_count(n_query, "n_query")
+        if self.k_shot + self.n_query > len(self.X):
+            raise ValueError(
+                f"k_shot + n_query = {self.k_shot + self.n_query} is larger than "
+                f"the {len(self.X)} rows available"
+            )
+
+    def sample(self, n_tasks, random_state=None):
+        """Draw ``n_tasks`` tasks of random rows.
+
+        Parameters
+        ----------
+        n_tasks : int
+            Number of tasks.
+        random_state : int, RandomState instance or None, default=None
+            Controls the draw.
+
+        Returns
+        -------
+        tasks : list of Task
+        """
+        rng = check_random_state(random_state)
+        n, k, q = len(self.X), self.k_shot, self.n_query
+        rows = np.argsort(rng.random_sample((_check_count(n_tasks, "n_tasks"), n)), axis=1)
+        return [Task(self.X[r[:k]], self.y[r[:k]], self.X[r[k:k + q]], self.y[r[k:k + q]])
+                for r in rows]
