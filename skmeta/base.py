@@ -25,7 +25,8 @@ from ._torch._engine import MetaTrainingDiverged, detach_tree, make_optimizer, t
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_module
 from ._torch._utils import as_tensor, resolve_device, seeded, to_numpy
-from .tasks import EpisodeSampler, SubsetSampler, Task, TaskSampler, check_tasks
+from .tasks import (EpisodeSampler, SubsetSampler, Task, TaskSampler, check_task_batch,
+                    check_tasks)
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
 
@@ -99,6 +100,11 @@ class BaseMetaEstimator(BaseEstimator):
     def _module_kwargs(self):
         return {k[len("module__"):]: v for k, v in vars(self).items()
                 if k.startswith("module__")}
+
+    @property
+    def history(self):
+        """``history_`` under skorch's name, so skorch callbacks can read it."""
+        return self.history_
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -301,8 +307,12 @@ class BaseMetaEstimator(BaseEstimator):
         def check(ts):
             return check_tasks(ts, classifier=self._classifier, n_features=n_features)
 
+        def check_batch(*arrays):
+            return check_task_batch(*arrays, n_features=n_features)
+
         return SamplerSource(tasks, check, self._encode, self.device_,
-                             self.meta_batch_size, rng, self._splitter)
+                             self.meta_batch_size, rng, self._splitter,
+                             check_batch=None if self._classifier else check_batch)
 
     def _split_validation(self, tasks, rng):
         if not isinstance(tasks, list):

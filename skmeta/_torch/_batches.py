@@ -56,6 +56,22 @@ class TaskBank:
             ))
         self.device = device
 
+    @classmethod
+    def stacked(cls, Xs, ys, Xq, yq, device):
+        """A one-group bank of regression tasks already stacked over tasks."""
+        bank = cls([], None, device)
+
+        def tensor(a, targets=False):
+            a = np.asarray(a, dtype=np.float32)
+            if targets and a.ndim == 2:
+                a = a[..., None]
+            return torch.as_tensor(a).to(device)
+
+        bank.groups = [(tensor(Xs), tensor(ys, True), tensor(Xq), tensor(yq, True), 0)]
+        bank.group_of = np.zeros(len(Xs), dtype=np.int64)
+        bank.pos = np.arange(len(Xs))
+        return bank
+
     def __len__(self):
         return len(self.group_of)
 
@@ -123,17 +139,27 @@ class SamplerSource:
         Meta-batches drawn at once (fewer, larger calls to the sampler).
     """
 
-    def __init__(self, sampler, check, encode, device, batch_size, rng, split, chunk=16):
+    def __init__(self, sampler, check, encode, device, batch_size, rng, split, chunk=16,
+                 check_batch=None):
         self.sampler, self.check, self.encode = sampler, check, encode
+        self.check_batch = check_batch
         self.device, self.batch_size, self.rng = device, batch_size, rng
         self.split, self.chunk = split, chunk
         self.bank, self._cursor = None, 0
 
     def next(self):
         if self.bank is None or self._cursor + self.batch_size > len(self.bank):
-            tasks = self.check(self.sampler.sample(self.batch_size * self.chunk, self.rng))
-            tasks = [self.split(t, self.rng) for t in tasks]
-            self.bank, self._cursor = TaskBank(tasks, self.encode, self.device), 0
+            self._refill()
         idx = np.arange(self._cursor, self._cursor + self.batch_size)
         self._cursor += self.batch_size
         return self.bank.take(idx)
+
+    def _refill(self):
+        n = self.batch_size * self.chunk
+        if self.check_batch is not None and callable(getattr(self.sampler, "sample_batch", None)):
+            arrays = self.check_batch(*self.sampler.sample_batch(n, self.rng))
+            self.bank, self._cursor = TaskBank.stacked(*arrays, self.device), 0
+        else:
+            tasks = self.check(self.sampler.sample(n, self.rng))
+            tasks = [self.split(t, self.rng) for t in tasks]
+            self.bank, self._cursor = TaskBank(tasks, self.encode, self.device), 0

@@ -74,6 +74,34 @@ class SinusoidTasks(TaskSampler):
             return [Task(x[:k], t[:k]) for x, t in zip(X, y)]
         return [Task(x[:k], t[:k], x[k:], t[k:]) for x, t in zip(X, y)]
 
+    def sample_batch(self, n_tasks, random_state=None):
+        """Draw tasks as stacked arrays, the fast path estimators use.
+
+        Parameters
+        ----------
+        n_tasks : int
+            Number of tasks.
+        random_state : int, RandomState instance or None, default=None
+            Controls the draw; ``None`` falls back to the sampler's own.
+
+        Returns
+        -------
+        X_support : ndarray of shape (n_tasks, n_support, 1)
+        y_support : ndarray of shape (n_tasks, n_support)
+        X_query : ndarray of shape (n_tasks, n_query, 1)
+        y_query : ndarray of shape (n_tasks, n_query)
+
+        Examples
+        --------
+        >>> from skmeta.datasets import SinusoidTasks
+        >>> Xs, ys, Xq, yq = SinusoidTasks(5, 15).sample_batch(8, random_state=0)
+        >>> Xs.shape, yq.shape
+        ((8, 5, 1), (8, 15))
+        """
+        X, y, _, _ = self.sample_arrays(n_tasks, random_state)
+        k = self.n_support
+        return X[:, :k], y[:, :k], X[:, k:], y[:, k:]
+
     def sample_arrays(self, n_tasks, random_state=None):
         """Draw tasks as stacked arrays, with their amplitudes and phases.
 

@@ -4,6 +4,6 @@ This subpackage imports no torch.
 """
 
 from ._samplers import EpisodeSampler, SubsetSampler, TaskSampler
-from ._task import Task, check_tasks
+from ._task import Task, check_task_batch, check_tasks
 
-__all__ = ["Task", "check_tasks", "TaskSampler", "EpisodeSampler", "SubsetSampler"]
+__all__ = ["Task", "check_tasks", "check_task_batch", "TaskSampler", "EpisodeSampler", "SubsetSampler"]

@@ -46,6 +46,11 @@ class TaskSampler:
         """
         raise NotImplementedError
 
+    #: Optional fast path: ``sample_batch(n_tasks, random_state)`` returning
+    #: ``(X_support, y_support, X_query, y_query)`` stacked over tasks (every
+    #: task of equal shape). Samplers of regression tasks may define it.
+    sample_batch = None
+
     def __repr__(self):
         params = ", ".join(
             f"{k}={v!r}" for k, v in vars(self).items()

@@ -10,7 +10,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["Task", "check_tasks"]
+__all__ = ["Task", "check_tasks", "check_task_batch"]
 
 _DICT_KEYS = ("X_support", "y_support", "X_query", "y_query")
 
@@ -116,7 +116,7 @@ class Task:
         if not self.is_pool:
             return self
         rng = check_random_state(random_state)
-        X, y = self.X_support, np.asarray(self.y_support)
+        X, y = np.asarray(self.X_support), np.asarray(self.y_support)
         if stratify:
             groups = [np.flatnonzero(y == c) for c in np.unique(y)]
         else:
@@ -167,7 +167,7 @@ def _as_task(obj, i):
     )
 
 
-def _check_X(X, name, i, n_features, allow_nan):
+def _check_X(X, name, i, n_features, allow_nan, ref=None):
     try:
         X = np.asarray(X, dtype=np.float64) if not np.issubdtype(
             np.asarray(X).dtype, np.floating) else np.asarray(X)
@@ -182,9 +182,12 @@ def _check_X(X, name, i, n_features, allow_nan):
     if not allow_nan and not np.isfinite(X).all():
         raise ValueError(f"task {i}: {name} contains NaN or infinity")
     if n_features is not None and X.shape[1:] != n_features:
+        # name the task the expected shape comes from: the odd one out may be either
+        where = (f"task {ref}'s X_support has {n_features}" if ref is not None
+                 else f"features of shape {n_features} are expected")
         raise ValueError(
-            f"task {i}: {name} has features of shape {X.shape[1:]}, but the "
-            f"other tasks have {n_features}; all tasks must share n_features"
+            f"task {i}: {name} has features of shape {X.shape[1:]}, but {where}; "
+            "all tasks must share n_features"
         )
     return X
 
@@ -202,6 +205,8 @@ def _check_y(y, name, i, n_rows, classifier):
             y = y.ravel()
         if y.ndim != 1:
             raise ValueError(f"task {i}: {name} must be 1-D for a classifier")
+        if y.dtype.kind in "fc" and not np.isfinite(y).all():
+            raise ValueError(f"task {i}: {name} contains NaN or infinity")
     else:
         try:
             y = y.astype(np.float64)
@@ -271,18 +276,21 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
     if len(tasks) == 0:
         raise ValueError("tasks is empty: meta-training needs at least one task")
     out = []
+    ref = None  # the task n_features was taken from (None: the caller's)
     for i, obj in enumerate(tasks):
         t = _as_task(obj, i)
         if t.X_support is None or len(t.X_support) == 0:
             raise ValueError(f"task {i}: the support set is empty")
         if (t.X_query is None) != (t.y_query is None):
             raise ValueError(f"task {i}: X_query and y_query must be given together")
-        Xs = _check_X(t.X_support, "X_support", i, n_features, allow_nan)
+        Xs = _check_X(t.X_support, "X_support", i, n_features, allow_nan, ref)
+        if n_features is None:
+            ref = i
         n_features = Xs.shape[1:]
         ys = _check_y(t.y_support, "y_support", i, len(Xs), classifier)
         Xq = yq = None
         if t.X_query is not None:
-            Xq = _check_X(t.X_query, "X_query", i, n_features, allow_nan)
+            Xq = _check_X(t.X_query, "X_query", i, n_features, allow_nan, ref=i)
             yq = _check_y(t.y_query, "y_query", i, len(Xq), classifier)
             if classifier and check_query_labels:
                 missing = np.setdiff1d(yq, ys)
@@ -299,3 +307,58 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
         if len(shapes) > 1:
             raise ValueError(f"tasks have targets of different shapes {sorted(shapes)}")
     return out
+
+
+def check_task_batch(X_support, y_support, X_query, y_query, *, n_features=None):
+    """Validate regression tasks given as arrays stacked over tasks.
+
+    The fast path of samplers that define ``sample_batch``: the same checks
+    as :func:`check_tasks` for real-valued targets, vectorised, with errors
+    naming the first bad task.
+
+    Parameters
+    ----------
+    X_support, X_query : ndarray of shape (n_tasks, n_rows, ...)
+        Inputs.
+    y_support, y_query : ndarray of shape (n_tasks, n_rows) or (n_tasks, n_rows, n_outputs)
+        Targets.
+    n_features : tuple of int, default=None
+        Expected shape of one input row.
+
+    Returns
+    -------
+    arrays : tuple of ndarray
+        The four arrays as floats.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta.tasks import check_task_batch
+    >>> Xs = np.zeros((3, 5, 1)); Xs[2, 0, 0] = np.nan
+    >>> check_task_batch(Xs, np.zeros((3, 5)), np.zeros((3, 2, 1)), np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: task 2: X_support contains NaN or infinity
+    """
+    arrays = [np.asarray(a, dtype=np.float64) for a in (X_support, y_support, X_query, y_query)]
+    names = ("X_support", "y_support", "X_query", "y_query")
+    n_tasks = len(arrays[0])
+    for a, name in zip(arrays, names):
+        if a.ndim < 2 or len(a) != n_tasks:
+            raise ValueError(f"{name} must be stacked over the {n_tasks} tasks")
+        bad = ~np.isfinite(a.reshape(n_tasks, -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(f"task {int(np.argmax(bad))}: {name} contains NaN or infinity")
+    for X, y, side in ((arrays[0], arrays[1], "support"), (arrays[2], arrays[3], "query")):
+        if X.ndim < 3:
+            raise ValueError(f"X_{side} rows are 0-D; expected (n_tasks, n_rows, n_features)")
+        if y.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"task 0: X_{side} has {X.shape[1]} rows but y_{side} has {y.shape[1]}")
+        if n_features is not None and X.shape[2:] != tuple(n_features):
+            raise ValueError(
+                f"task 0: X_{side} has features of shape {X.shape[2:]}, expected "
+                f"{tuple(n_features)}")
+    if arrays[0].shape[1] == 0:
+        raise ValueError("task 0: the support set is empty")
+    return tuple(arrays)
