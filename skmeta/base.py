@@ -360,7 +360,8 @@ class BaseMetaEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         X, y = self._validate_arrays(X_support, y_support, reset=False)
-        new = copy.copy(self)
+        new = type(self).__new__(type(self))  # shallow: shares the meta-learned state
+        new.__dict__.update(self.__dict__)
         new._adapt_in_place(X, y)
         return new
 
