@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._torch._batches import ListSource, SamplerSource, TaskBank
-from ._torch._engine import MetaTrainingDiverged, detach_tree, make_optimizer, train
+from ._torch._engine import detach_tree, make_optimizer, train
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_module
 from ._torch._utils import as_tensor, resolve_device, seeded, to_numpy
@@ -200,13 +200,10 @@ class BaseMetaEstimator(BaseEstimator):
                 valid = ListSource(valid, self._encode, device, 1, rng, self._splitter).all()
             use_compile = (self.compile is True
                            or (self.compile == "auto" and n_iter >= COMPILE_AUTO_MIN_ITER))
-            try:
-                train(self, self._step(), self.meta_params_, self.optimizer_, source,
-                      n_iter, valid=valid, eval_every=self.eval_every,
-                      callbacks=self._callbacks(), verbose=self.verbose,
-                      compile=use_compile)
-            except MetaTrainingDiverged:
-                raise
+            # on divergence, train raises with meta_params_ at the last good values
+            train(self, self._step(), self.meta_params_, self.optimizer_, source,
+                  n_iter, valid=valid, eval_every=self.eval_every,
+                  callbacks=self._callbacks(), verbose=self.verbose, compile=use_compile)
             if data is not None:
                 self._adapt_in_place(*data)
         return self

@@ -279,7 +279,11 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
     ref = None  # the task n_features was taken from (None: the caller's)
     for i, obj in enumerate(tasks):
         t = _as_task(obj, i)
-        if t.X_support is None or len(t.X_support) == 0:
+        try:
+            empty = t.X_support is None or len(t.X_support) == 0
+        except TypeError:  # a scalar: _check_X reports it as 0-D
+            empty = False
+        if empty:
             raise ValueError(f"task {i}: the support set is empty")
         if (t.X_query is None) != (t.y_query is None):
             raise ValueError(f"task {i}: X_query and y_query must be given together")
