@@ -11,6 +11,7 @@ embed their figures, set ``SKMETA_DOCS_RUN_EXAMPLES=1`` (or pass
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -98,3 +99,24 @@ html_theme_options = {
 }
 html_sidebars = {"install": [], "benchmarks": []}
 html_show_sourcelink = False
+
+
+# -- Docstrings inherited from scikit-learn -----------------------------------
+
+# The estimators inherit methods such as ``score`` and ``set_fit_request``
+# from scikit-learn, whose docstrings cite labels and glossary terms of
+# scikit-learn's own documentation. Without intersphinx these cannot
+# resolve, so they are rendered as plain text.
+_SKLEARN_XREF = re.compile(r":(?:ref|term):`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+
+
+def _sklearn_xrefs_to_text(app, what, name, obj, options, lines):
+    module = getattr(obj, "__module__", None) or ""
+    if not module.startswith("sklearn"):
+        return
+    lines[:] = [_SKLEARN_XREF.sub(lambda m: m.group(1) or m.group(2), line)
+                for line in lines]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _sklearn_xrefs_to_text)
