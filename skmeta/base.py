@@ -284,8 +284,17 @@ class BaseMetaEstimator(BaseEstimator):
                     f"task {i}: a pool (a task without a query set) needs at least 2 "
                     f"rows to split into support and query; got {t.n_support} sample"
                 )
-            if (t.is_pool and not self._classifier and self.k_shot != "auto"
-                    and t.n_support <= self.k_shot):
+            if not t.is_pool or self.k_shot == "auto":
+                continue
+            if self._classifier:
+                classes, counts = np.unique(t.y_support, return_counts=True)
+                if counts.min() <= self.k_shot:
+                    raise ValueError(
+                        f"task {i}: k_shot={self.k_shot} needs more than {self.k_shot} "
+                        f"examples of each class in a pool; class "
+                        f"{classes[counts.argmin()]!r} has {counts.min()}"
+                    )
+            elif t.n_support <= self.k_shot:
                 raise ValueError(
                     f"task {i}: k_shot={self.k_shot} needs a pool of more than "
                     f"{self.k_shot} rows; got {t.n_support}"
@@ -554,6 +563,33 @@ class MetaClassifierMixin(ClassifierMixin):
                 "the estimator it returns"
             )
         return self.adapted_
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of the adapted model on a query set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Query inputs.
+        y : array-like of shape (n_samples,)
+            Query labels; each must be one of ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Mean accuracy.
+        """
+        check_is_fitted(self)
+        self._predict_weights()
+        unseen = np.setdiff1d(np.asarray(y), self.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"query labels {unseen.tolist()} never appear in the support set the "
+                f"estimator was adapted to (classes_={self.classes_.tolist()})"
+            )
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities of the adapted model.

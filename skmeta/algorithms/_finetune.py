@@ -133,7 +133,7 @@ class FineTuneClassifier(MetaClassifierMixin, _BaseFineTune):
 
     Read more in the :ref:`User Guide <finetune>`.
     """ + _DOC.format(
-        inner_lr="0.1",
+        inner_lr="0.01",
         extra="""
     n_way : int or "auto", default="auto"
         Classes per episode when training on plain arrays without ``groups``.
@@ -158,7 +158,7 @@ class FineTuneClassifier(MetaClassifierMixin, _BaseFineTune):
                               **CLASSIFIER_CONSTRAINTS}
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
-                 meta_batch_size=25, meta_lr=1e-3, inner_lr=0.1, adapt_steps=10,
+                 meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, adapt_steps=10,
                  n_way="auto", head_init="proto", k_shot="auto", n_query="auto",
                  validation_fraction=None, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,

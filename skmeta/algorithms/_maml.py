@@ -214,7 +214,7 @@ class MAMLClassifier(MetaClassifierMixin, _BaseMAML):
 
     Read more in the :ref:`User Guide <maml>`.
     """ + _PARAMS_DOC.format(
-        inner_lr="0.1",
+        inner_lr="0.01",
         extra="""
     n_way : int or "auto", default="auto"
         Classes per episode when meta-training on plain arrays without
@@ -262,7 +262,7 @@ class MAMLClassifier(MetaClassifierMixin, _BaseMAML):
     }
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
-                 meta_batch_size=25, meta_lr=1e-3, inner_lr=0.1, inner_steps=1,
+                 meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
                  adapt_layers="all", n_way="auto", head_init="proto", k_shot="auto",
                  n_query="auto", validation_fraction=None, eval_every=100,

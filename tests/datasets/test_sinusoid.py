@@ -133,3 +133,15 @@ def test_sinusoid_bad_arguments(kwargs, match):
 def test_sinusoid_bad_n_tasks(n_tasks):
     with pytest.raises(ValueError, match="n_tasks must be an int >= 1"):
         make_sinusoid_tasks(n_tasks, random_state=0)
+
+
+def test_sample_batch_matches_sample():
+    s = SinusoidTasks(n_support=3, n_query=5)
+    Xs, ys, Xq, yq = s.sample_batch(4, random_state=2)
+    assert Xs.shape == (4, 3, 1) and ys.shape == (4, 3)
+    assert Xq.shape == (4, 5, 1) and yq.shape == (4, 5)
+    for i, t in enumerate(s.sample(4, random_state=2)):
+        np.testing.assert_array_equal(Xs[i], t.X_support)
+        np.testing.assert_array_equal(ys[i], t.y_support)
+        np.testing.assert_array_equal(Xq[i], t.X_query)
+        np.testing.assert_array_equal(yq[i], t.y_query)

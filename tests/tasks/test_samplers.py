@@ -150,7 +150,8 @@ def test_episode_repr_hides_arrays():
     ({"n_query": -1}, "n_query must be an int >= 0"),
     ({"n_way": 6}, "n_way=6 is larger than the 5 classes available"),
     ({"n_way": 3, "classes": [0, 1]}, "n_way=3 is larger than the 2 classes available"),
-    ({"k_shot": 5, "n_query": 4}, r"classes \[0, 1, 2, 3, 4\] have fewer than k_shot \+ n_query = 9"),
+    ({"k_shot": 5, "n_query": 4},
+     r"classes \[0, 1, 2, 3, 4\] have fewer than k_shot \+ n_query = 9"),
     ({"classes": [0, 9]}, r"classes \[9\] do not occur in y"),
 ])
 def test_episode_sampler_bad_arguments(kwargs, match):

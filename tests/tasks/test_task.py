@@ -7,7 +7,7 @@ import pytest
 
 import skmeta
 from skmeta import Task
-from skmeta.tasks import check_tasks
+from skmeta.tasks import check_task_batch, check_tasks
 
 
 def _pool(n=12, n_features=2, labels=None):
@@ -294,3 +294,45 @@ def test_check_tasks_does_not_modify_inputs():
     ys = [0, 1, 2]
     check_tasks([(Xs, ys)])
     assert Xs.dtype.kind == "i" and ys == [0, 1, 2]
+
+
+# ----------------------------------------------------------- check_task_batch
+def _batch(n_tasks=4, n_s=3, n_q=5, n_features=2):
+    rng = np.random.RandomState(0)
+    return [rng.rand(n_tasks, n_s, n_features), rng.rand(n_tasks, n_s),
+            rng.rand(n_tasks, n_q, n_features), rng.rand(n_tasks, n_q)]
+
+
+def test_check_task_batch_valid():
+    arrays = _batch()
+    arrays[0] = arrays[0].astype(np.float32)
+    out = check_task_batch(*arrays, n_features=(2,))
+    assert len(out) == 4
+    for a, b in zip(out, arrays):
+        assert a.dtype == np.float64 and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("which, name", enumerate(["X_support", "y_support", "X_query",
+                                                    "y_query"]))
+@pytest.mark.parametrize("task", [0, 2, 3])
+def test_check_task_batch_names_the_nan_task(which, name, task):
+    arrays = _batch()
+    arrays[which] = arrays[which].copy()
+    arrays[which][task, -1] = np.nan if task != 2 else -np.inf
+    with pytest.raises(ValueError, match=rf"^task {task}: {name} contains NaN or infinity"):
+        check_task_batch(*arrays)
+
+
+def test_check_task_batch_shape_errors():
+    Xs, ys, Xq, yq = _batch()
+    with pytest.raises(ValueError, match=r"features of shape \(2,\), expected \(3,\)"):
+        check_task_batch(Xs, ys, Xq, yq, n_features=(3,))
+    with pytest.raises(ValueError, match="X_query has 5 rows but y_query has 4"):
+        check_task_batch(Xs, ys, Xq, yq[:, :4])
+    with pytest.raises(ValueError, match="y_support must be stacked over the 4 tasks"):
+        check_task_batch(Xs, ys[:3], Xq, yq)
+    with pytest.raises(ValueError, match="X_support rows are 0-D"):
+        check_task_batch(Xs[..., 0], ys, Xq, yq)
+    with pytest.raises(ValueError, match="the support set is empty"):
+        check_task_batch(Xs[:, :0], ys[:, :0], Xq, yq)
