@@ -212,7 +212,7 @@ class BaseMetaEstimator(BaseEstimator):
         return [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
 
     def _initialize(self, tasks, device):
-        first = tasks.sample(1, 0)[0] if isinstance(tasks, TaskSampler) else tasks[0]
+        first = tasks[0] if isinstance(tasks, list) else tasks.sample(1, 0)[0]
         example = torch.as_tensor(np.asarray(first.X_support[:2], dtype=np.float32))
         out = self._output_size(first)
         module = self.module
@@ -249,7 +249,8 @@ class BaseMetaEstimator(BaseEstimator):
                     f"{type(self).__name__} requires y to be passed, but the target y "
                     "is None; X is an array, not a list of tasks"
                 )
-            if isinstance(X, TaskSampler) or (hasattr(X, "sample") and not isinstance(X, (list, tuple))):
+            if isinstance(X, TaskSampler) or (callable(getattr(X, "sample", None))
+                                             and not isinstance(X, (list, tuple))):
                 first = check_tasks(X.sample(1, 0), classifier=self._classifier,
                                     n_features=n_features)[0]
                 self._record_input(first.X_support)
