@@ -55,7 +55,7 @@ def query_mse(fit_predict, tasks):
 learners = {
     "MAML (10 steps)": lambda t: maml.adapt(t.X_support, t.y_support).predict(t.X_query),
     "fine-tune baseline": lambda t: finetune.adapt(t.X_support, t.y_support).predict(t.X_query),
-    "from scratch": lambda t: MLPRegressor((40, 40), solver="lbfgs", max_iter=500,
+    "from scratch": lambda t: MLPRegressor(hidden_layer_sizes=(40, 40), solver="lbfgs", max_iter=500,
                                            random_state=0)
     .fit(t.X_support, t.y_support).predict(t.X_query),
 }
