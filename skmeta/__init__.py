@@ -1,6 +1,8 @@
 """skmeta: scikit-learn compatible meta-learning, with torch inside."""
 
-from .algorithms import FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor
+from .algorithms import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor,
+                         ProtoNetClassifier, ReptileClassifier, ReptileRegressor,
+                         SiameseClassifier)
 from .tasks import EpisodeSampler, Task
 
 __version__ = "0.1.0.dev0"
@@ -10,6 +12,10 @@ __all__ = [
     "EpisodeSampler",
     "MAMLRegressor",
     "MAMLClassifier",
+    "ReptileRegressor",
+    "ReptileClassifier",
+    "ProtoNetClassifier",
+    "SiameseClassifier",
     "FineTuneRegressor",
     "FineTuneClassifier",
     "__version__",

@@ -219,18 +219,23 @@ class BaseMetaEstimator(BaseEstimator):
         if isinstance(module, torch.nn.Module):
             module = copy.deepcopy(module)
         module = build_module(module, self._module_kwargs(), int(np.prod(example.shape[1:])),
-                              out, self.hidden_layer_sizes)
+                              out, self.hidden_layer_sizes, tuple(example.shape[1:]))
         module.to(device)
         self.module_ = module
         with torch.no_grad():  # fails early on a module that does not fit the data
             self._embed_size_ = int(np.prod(module(example.to(device)).shape[1:]))
-        model = FunctionalModel(module, self._classifier, getattr(self, "head_init", "proto"))
+        model = FunctionalModel(module, self._classifier, self._head_init())
         self.meta_params_ = self._make_step(model).init_params(model.initial_weights())
-        self.optimizer_ = make_optimizer(self.meta_params_, self.meta_lr)
+        self.optimizer_ = self._make_optimizer(self.meta_params_)
+
+    def _make_optimizer(self, theta):
+        return make_optimizer(theta, self.meta_lr)
+
+    def _head_init(self):
+        return getattr(self, "head_init", "proto")
 
     def _model(self):
-        return FunctionalModel(self.module_, self._classifier,
-                               getattr(self, "head_init", "proto"))
+        return FunctionalModel(self.module_, self._classifier, self._head_init())
 
     def _step(self):
         return self._make_step(self._model())
@@ -340,7 +345,8 @@ class BaseMetaEstimator(BaseEstimator):
         device = self.device_
         xs = as_tensor(X, device)
         ys, n_way = self._encode_support(y, device)
-        steps = self.adapt_steps if self.adapt_steps is not None else self._default_adapt_steps()
+        steps = getattr(self, "adapt_steps", None)
+        steps = steps if steps is not None else self._default_adapt_steps()
         theta = detach_tree(self.meta_params_)
         w = self._step().adapt(theta, xs, ys, n_way, steps)
         return detach_tree(w)
@@ -384,7 +390,7 @@ class BaseMetaEstimator(BaseEstimator):
         x = as_tensor(X, self.device_, torch.float64)
         w64 = {k: v.to(torch.float64) for k, v in w.items()}
         with torch.no_grad():
-            return to_numpy(self._model().forward(w64, x))
+            return to_numpy(self._step().predict_scores(w64, x))
 
     def _validate_arrays(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True,
@@ -422,7 +428,7 @@ class BaseMetaEstimator(BaseEstimator):
                 state["module_"] = state["module_"].to(device)
         self.__dict__.update(state)
         if "optimizer_" in state and isinstance(state["optimizer_"], dict):
-            opt = make_optimizer(self.meta_params_, self.meta_lr)
+            opt = self._make_optimizer(self.meta_params_)
             opt.load_state_dict(state["optimizer_"])
             self.optimizer_ = opt
 

@@ -64,13 +64,19 @@ class MetaStep:
         """``(direction, loss)``: the outer optimiser steps against ``direction``."""
         return grad_and_value(self.meta_loss)(theta, groups)
 
+    def predict_scores(self, w, x):
+        """Outputs for rows ``x`` from adapted weights ``w`` (logits for classifiers)."""
+        return self.model.forward(w, x)
+
 
 def _leaves(tree):
     return tree_flatten(tree)[0]
 
 
-def make_optimizer(theta, lr):
-    """The outer optimiser (Adam) over the leaves of ``theta``."""
+def make_optimizer(theta, lr, kind="adam"):
+    """The outer optimiser over the leaves of ``theta``: Adam, or plain SGD."""
+    if kind == "sgd":
+        return torch.optim.SGD(_leaves(theta), lr=lr)
     return torch.optim.Adam(_leaves(theta), lr=lr)
 
 

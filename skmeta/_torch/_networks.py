@@ -1,18 +1,22 @@
 """Default networks and the construction of user modules."""
 
+import contextlib
 import inspect
+import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MLP", "build_module"]
+__all__ = ["MLP", "Conv4", "TaskNorm", "build_module", "reference_rows"]
 
 
 class MLP(nn.Sequential):
     """Fully connected ReLU network: ``Linear -> ReLU -> ... [-> Linear]``.
 
     With ``out_features=None`` it ends with the last hidden activation and
-    serves as an embedding (classifiers put a per-task head on top).
+    serves as an embedding (classifiers put a per-task head on top). Inputs
+    of any shape ``(n, ...)`` are flattened first.
     """
 
     def __init__(self, in_features, out_features=None, hidden_layer_sizes=(40, 40)):
@@ -24,17 +28,124 @@ class MLP(nn.Sequential):
             layers.append(nn.Linear(width, out_features))
         super().__init__(*layers)
 
+    def forward(self, x):
+        return super().forward(x.flatten(1))
 
-def build_module(module, module_kwargs, in_features, out_features, hidden_layer_sizes):
+
+class TaskNorm(nn.Module):
+    """Batch normalisation with the statistics of one task's reference rows.
+
+    Like ``BatchNorm2d`` without running statistics: each call normalises
+    with per-channel statistics of the batch it is given, so under ``vmap``
+    every task uses its own. Inside :func:`reference_rows` only the first
+    ``n`` rows (a task's support set) give the statistics, which are then
+    applied to every row: a prediction never depends on the other query rows
+    it is predicted with.
+    """
+
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.n_ref = None
+
+    def forward(self, x):
+        if self.n_ref is None or self.n_ref == x.shape[0]:
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        dims = [0] + list(range(2, x.dim()))
+        var, mean = torch.var_mean(x[:self.n_ref], dim=dims, keepdim=True, correction=0)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        scale = torch.rsqrt(var + self.eps) * self.weight.view(shape)
+        return (x - mean) * scale + self.bias.view(shape)
+
+
+@contextlib.contextmanager
+def reference_rows(module, n):
+    """Within the block, :class:`TaskNorm` layers take statistics from the first ``n`` rows."""
+    norms = [m for m in module.modules() if isinstance(m, TaskNorm)]
+    old = [m.n_ref for m in norms]
+    for m in norms:
+        m.n_ref = n
+    try:
+        yield
+    finally:
+        for m, o in zip(norms, old):
+            m.n_ref = o
+
+
+def has_task_norm(module):
+    return any(isinstance(m, TaskNorm) for m in module.modules())
+
+
+class Conv4(nn.Module):
+    """The standard few-shot image embedding (Vinyals et al. 2016; Snell et al. 2017).
+
+    ``n_blocks`` blocks of 3x3 convolution with ``channels`` filters, batch
+    normalisation with per-task statistics (:class:`TaskNorm`), ReLU and 2x2
+    max-pooling, then flattened. Inputs are ``(n, H, W)`` or ``(n, C, H, W)``
+    images, or flat rows of ``prod(image_shape)`` values.
+
+    Parameters
+    ----------
+    input_shape : tuple
+        Shape of one input row as given (``(H, W)``, ``(C, H, W)`` or ``(d,)``).
+    image_shape : tuple or None
+        ``(H, W)`` or ``(C, H, W)`` of flat inputs; needed when rows are flat.
+    channels : int
+        Filters per convolution.
+    n_blocks : int
+        Number of blocks.
+    """
+
+    def __init__(self, input_shape, image_shape=None, channels=64, n_blocks=4):
+        super().__init__()
+        shape = tuple(image_shape) if image_shape is not None else tuple(input_shape)
+        if image_shape is not None and math.prod(image_shape) != math.prod(input_shape):
+            raise ValueError(
+                f"module__image_shape={tuple(image_shape)} has {math.prod(image_shape)} "
+                f"values; the rows have shape {tuple(input_shape)}"
+            )
+        if len(shape) == 2:
+            shape = (1,) + shape
+        if len(shape) != 3:
+            raise ValueError(
+                f"module='conv4' needs images: rows of shape (H, W) or (C, H, W), or flat "
+                f"rows with module__image_shape; got rows of shape {tuple(input_shape)}"
+            )
+        self.image_shape = shape
+        layers, width = [], shape[0]
+        for _ in range(n_blocks):
+            layers += [nn.Conv2d(width, channels, 3, padding=1), TaskNorm(channels),
+                       nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+            width = channels
+        self.blocks = nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = x.reshape((x.shape[0],) + self.image_shape)
+        return self.blocks(x).flatten(1)
+
+
+def build_module(module, module_kwargs, in_features, out_features, hidden_layer_sizes,
+                 input_shape=None):
     """Build the network from the ``module`` parameter.
 
-    ``None`` gives :class:`MLP`; a class is called with ``module__*`` keyword
-    arguments, plus ``in_features``/``out_features`` when its constructor
-    takes them and they were not given; an instance is used as it is (the
-    caller passes a copy).
+    ``None`` gives :class:`MLP`, ``"conv4"`` gives :class:`Conv4`; a class
+    is called with ``module__*`` keyword arguments, plus
+    ``in_features``/``out_features`` when its constructor takes them and they
+    were not given; an instance is used as it is (the caller passes a copy).
     """
     if module is None:
         return MLP(in_features, out_features, tuple(hidden_layer_sizes), **module_kwargs)
+    if isinstance(module, str):
+        if module != "conv4":
+            raise ValueError(f"module must be None, 'conv4' or a torch.nn.Module; got {module!r}")
+        body = Conv4(input_shape, **module_kwargs)
+        if out_features is None:
+            return body
+        with torch.no_grad():
+            width = body(torch.zeros((2,) + tuple(input_shape))).shape[1]
+        return nn.Sequential(body, nn.Linear(width, out_features))
     if isinstance(module, nn.Module):
         if module_kwargs:
             raise ValueError(

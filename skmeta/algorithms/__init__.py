@@ -2,5 +2,10 @@
 
 from ._finetune import FineTuneClassifier, FineTuneRegressor
 from ._maml import MAMLClassifier, MAMLRegressor
+from ._protonet import ProtoNetClassifier
+from ._reptile import ReptileClassifier, ReptileRegressor
+from ._siamese import SiameseClassifier
 
-__all__ = ["MAMLRegressor", "MAMLClassifier", "FineTuneRegressor", "FineTuneClassifier"]
+__all__ = ["MAMLRegressor", "MAMLClassifier", "ReptileRegressor", "ReptileClassifier",
+           "ProtoNetClassifier", "SiameseClassifier", "FineTuneRegressor",
+           "FineTuneClassifier"]
