@@ -8,12 +8,14 @@ pickling - lives here once.
 
 import copy
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from scipy.special import softmax
 from skorch.history import History
+from torch.func import vmap
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -377,6 +379,46 @@ class BaseMetaEstimator(BaseEstimator):
         new.__dict__.update(self.__dict__)
         new._adapt_in_place(X, y)
         return new
+
+    def _task_outputs(self, tasks, batch_size=64):
+        """Query outputs of every task after adapting to its support set, batched.
+
+        Tasks of equal shapes are stacked and go through ``vmap`` in chunks
+        of ``batch_size`` (adapt, then predict), without gradients and in
+        float32: the fast path of :func:`skmeta.model_selection.evaluate_tasks`.
+
+        Returns
+        -------
+        outputs : list of ndarray
+            Per task: class scores (classifiers; columns follow the sorted
+            support labels) or predictions of shape ``(n_query, n_outputs)``.
+        """
+        check_is_fitted(self)
+        tasks = check_tasks(tasks, classifier=self._classifier,
+                            n_features=tuple(self._input_shape_))
+        for i, t in enumerate(tasks):
+            if t.is_pool:
+                raise ValueError(f"task {i}: has no query set to score")
+        mixin = MetaClassifierMixin if self._classifier else MetaRegressorMixin
+        bank = TaskBank(tasks, mixin._encode, self.device_)
+        step, theta = self._step(), detach_tree(self.meta_params_)
+        steps = getattr(self, "adapt_steps", None)
+        steps = steps if steps is not None else self._default_adapt_steps()
+
+        def one(xs, ys, xq, n_way):
+            return step.predict_scores(step.adapt(theta, xs, ys, n_way, steps), xq)
+
+        outputs = [None] * len(tasks)
+        with torch.no_grad(), seeded(0, self.device_):
+            for g, (Xs, ys, Xq, _, n_way) in enumerate(bank.groups):
+                members = np.flatnonzero(bank.group_of == g)
+                for start in range(0, len(members), batch_size):
+                    sl = slice(start, start + batch_size)
+                    out = vmap(partial(one, n_way=n_way), randomness="different")(
+                        Xs[sl], ys[sl], Xq[sl])
+                    for i, o in zip(members[sl], to_numpy(out).astype(np.float64)):
+                        outputs[i] = o
+        return outputs
 
     def _adapt_in_place(self, X, y):
         with seeded(0, self.device_):

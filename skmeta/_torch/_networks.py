@@ -119,7 +119,9 @@ class Conv4(nn.Module):
             layers += [nn.Conv2d(width, channels, 3, padding=1), TaskNorm(channels),
                        nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
             width = channels
-        self.blocks = nn.Sequential(*layers)
+        # channels-last weights make CPU convolutions (oneDNN) run channels-last,
+        # their fast layout, also on inputs inside vmap (which cannot re-layout)
+        self.blocks = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
     def forward(self, x):
         x = x.reshape((x.shape[0],) + self.image_shape)

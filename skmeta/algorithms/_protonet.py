@@ -13,8 +13,10 @@ __all__ = ["ProtoNetClassifier"]
 class ProtoNetStep(MetaStep):
     """The prototype loss: class means of the support embeddings score the query.
 
-    Support and query rows are embedded in one pass, batch norm taking its
-    statistics from the support rows (as at prediction time). With squared
+    Support and query rows are embedded in one pass, with the batch norm
+    statistics of the whole training episode (as the paper's code does; the
+    query labels of a training episode are known anyway). At prediction time
+    the statistics come from the support set alone. With squared
     Euclidean distances the logits ``-|e - p|^2`` are computed as the linear
     head ``2 p.e - |p|^2``, which differs by a per-row constant and so gives
     the same softmax; cosine logits are ``scale * cos(e, p)`` with a learned
@@ -34,7 +36,7 @@ class ProtoNetStep(MetaStep):
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way):
         w = theta["w"]
-        e = self.model.features(w, torch.cat([xs, xq]), n_ref=len(xs))
+        e = self.model.features(w, torch.cat([xs, xq]))
         head = self.model.head(w, e[:len(xs)], ys, n_way)
         logits = e[len(xs):] @ head[HEAD[0]].T + head[HEAD[1]]
         return self.model.loss(logits, yq)

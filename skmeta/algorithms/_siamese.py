@@ -39,7 +39,7 @@ class SiameseStep(MetaStep):
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way):
         w = theta["w"]
-        e = self.model.features(w, torch.cat([xs, xq]), n_ref=len(xs))
+        e = self.model.features(w, torch.cat([xs, xq]))
         logits = self.pair_logits(w, e[len(xs):], e[:len(xs)])
         same = (yq[:, None] == ys[None]).to(logits.dtype)
         pos = same.sum()
