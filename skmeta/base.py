@@ -8,7 +8,6 @@ pickling - lives here once.
 
 import copy
 import warnings
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,7 +22,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._torch._batches import ListSource, SamplerSource, TaskBank
-from ._torch._engine import detach_tree, make_optimizer, train
+from ._torch._engine import detach_tree, make_optimizer, maybe_compile, train
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_module
 from ._torch._utils import as_tensor, resolve_device, seeded, to_numpy
@@ -168,7 +167,8 @@ class BaseMetaEstimator(BaseEstimator):
         return self._fit(X, y, groups, self.max_iter)
 
     def _reset(self):
-        for attr in ("meta_params_", "module_", "optimizer_", "adapted_", "classes_"):
+        for attr in ("meta_params_", "module_", "optimizer_", "adapted_", "classes_",
+                     "_eval_cache"):
             if hasattr(self, attr):
                 delattr(self, attr)
         self.n_iter_ = 0
@@ -401,24 +401,41 @@ class BaseMetaEstimator(BaseEstimator):
                 raise ValueError(f"task {i}: has no query set to score")
         mixin = MetaClassifierMixin if self._classifier else MetaRegressorMixin
         bank = TaskBank(tasks, mixin._encode, self.device_)
-        step, theta = self._step(), detach_tree(self.meta_params_)
-        steps = getattr(self, "adapt_steps", None)
-        steps = steps if steps is not None else self._default_adapt_steps()
-
-        def one(xs, ys, xq, n_way):
-            return step.predict_scores(step.adapt(theta, xs, ys, n_way, steps), xq)
-
+        theta = detach_tree(self.meta_params_)
         outputs = [None] * len(tasks)
         with torch.no_grad(), seeded(0, self.device_):
             for g, (Xs, ys, Xq, _, n_way) in enumerate(bank.groups):
+                fn = self._eval_function(n_way)
                 members = np.flatnonzero(bank.group_of == g)
                 for start in range(0, len(members), batch_size):
                     sl = slice(start, start + batch_size)
-                    out = vmap(partial(one, n_way=n_way), randomness="different")(
-                        Xs[sl], ys[sl], Xq[sl])
+                    xs, ys_, xq = Xs[sl], ys[sl], Xq[sl]
+                    n = len(xs)
+                    if self.compile is True and len(members) > batch_size:
+                        # pad the last chunk: one shape, one compilation
+                        pad = torch.zeros(batch_size - n, dtype=torch.long, device=xs.device)
+                        xs, ys_, xq = (torch.cat([t, t[pad]]) for t in (xs, ys_, xq))
+                    out = fn(theta, xs, ys_, xq)[:n]
                     for i, o in zip(members[sl], to_numpy(out).astype(np.float64)):
                         outputs[i] = o
         return outputs
+
+    def _eval_function(self, n_way):
+        """``f(theta, Xs, ys, Xq)``: vmapped adapt-then-predict, compiled with
+        ``compile=True`` and kept (per module, classes and steps) for reuse."""
+        steps = getattr(self, "adapt_steps", None)
+        steps = steps if steps is not None else self._default_adapt_steps()
+        key = (id(self.module_), n_way, steps, self.compile is True)
+        cache = self.__dict__.setdefault("_eval_cache", {})
+        if key not in cache:
+            step = self._step()
+
+            def one(theta, xs, ys, xq):
+                return step.predict_scores(step.adapt(theta, xs, ys, n_way, steps), xq)
+
+            fn = vmap(one, in_dims=(None, 0, 0, 0), randomness="different")
+            cache[key] = maybe_compile(fn) if self.compile is True else fn
+        return cache[key]
 
     def _adapt_in_place(self, X, y):
         with seeded(0, self.device_):
@@ -442,6 +459,7 @@ class BaseMetaEstimator(BaseEstimator):
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         state = self.__dict__.copy()
+        state.pop("_eval_cache", None)
         for key in ("meta_params_", "adapted_"):
             if key in state:
                 state[key] = detach_tree(state[key], device="cpu")

@@ -84,7 +84,8 @@ def make_optimizer(theta, lr, kind="adam"):
     return torch.optim.Adam(_leaves(theta), lr=lr)
 
 
-def _compiled(fn):
+def maybe_compile(fn):
+    """``torch.compile(fn)``, or ``fn`` with a warning where no compiler works."""
     try:
         return torch.compile(fn, dynamic=False)
     except Exception as exc:  # pragma: no cover - platform without a compiler
@@ -121,7 +122,7 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
     MetaTrainingDiverged
         On a non-finite loss or gradient; ``theta`` keeps the last good values.
     """
-    outer = _compiled(step.outer_grad) if compile else step.outer_grad
+    outer = maybe_compile(step.outer_grad) if compile else step.outer_grad
     leaves = _leaves(theta)
     history = est.history_
     for cb in callbacks:

@@ -57,7 +57,7 @@ class TaskNorm(nn.Module):
         var, mean = torch.var_mean(x[:self.n_ref], dim=dims, keepdim=True, correction=0)
         shape = [1, -1] + [1] * (x.dim() - 2)
         scale = torch.rsqrt(var + self.eps) * self.weight.view(shape)
-        return (x - mean) * scale + self.bias.view(shape)
+        return torch.addcmul(self.bias.view(shape) - mean * scale, x, scale)  # one pass
 
 
 @contextlib.contextmanager
