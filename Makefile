@@ -14,6 +14,9 @@ test-slow:  ## the slow learning tests
 
 bench:  ## the benchmarks (minutes; writes benchmarks/results/)
 	python benchmarks/bench_maml_sinusoid.py
+	python benchmarks/bench_reptile.py
+	python benchmarks/bench_protonet_omniglot.py
+	python benchmarks/bench_omniglot_learners.py
 
 docs:
 	$(INSTALL) -e ".[docs]" && sphinx-build -b html docs docs/_build/html
