@@ -56,7 +56,7 @@ class _BaseFineTune(BaseMetaEstimator):
 _DOC = """
     Parameters
     ----------
-    module : None, torch.nn.Module class or instance, default=None
+    module : None, "conv4", torch.nn.Module class or instance, default=None
         The network, as in :class:`MAMLRegressor`.
     hidden_layer_sizes : tuple of int, default=(40, 40)
         Hidden widths of the default MLP.

@@ -77,11 +77,15 @@ class _BaseMAML(BaseMetaEstimator):
 _PARAMS_DOC = """
     Parameters
     ----------
-    module : None, torch.nn.Module class or instance, default=None
-        The network. ``None`` builds a ReLU MLP with ``hidden_layer_sizes``.
-        A class is built with the ``module__*`` parameters (and
-        ``in_features``/``out_features`` when its constructor takes them);
-        an instance is copied.
+    module : None, "conv4", torch.nn.Module class or instance, default=None
+        The network. ``None`` builds a ReLU MLP with ``hidden_layer_sizes``;
+        ``"conv4"`` the standard few-shot image network (four blocks of 3x3
+        convolution, batch norm with per-task statistics, ReLU and 2x2
+        max-pooling; ``module__channels``, ``module__n_blocks``) for inputs
+        of shape ``(n, H, W)`` or ``(n, C, H, W)``, or flat rows with
+        ``module__image_shape``. A class is built with the ``module__*``
+        parameters (and ``in_features``/``out_features`` when its
+        constructor takes them); an instance is copied.
     hidden_layer_sizes : tuple of int, default=(40, 40)
         Hidden widths of the default MLP.
     max_iter : int, default=10000

@@ -63,8 +63,9 @@ METRIC_PARAMS_DOC = """
         The embedding network. ``None`` builds a ReLU MLP with
         ``hidden_layer_sizes``; ``"conv4"`` the standard few-shot image
         embedding (four blocks of 3x3 convolution with 64 filters, batch
-        normalisation with the statistics of each task's support set, ReLU,
-        2x2 max-pooling) for inputs of shape ``(n, H, W)`` or ``(n, C, H, W)``,
+        normalisation with per-task statistics (of the training episode in
+        meta-training, of the support set at prediction), ReLU, 2x2
+        max-pooling) for inputs of shape ``(n, H, W)`` or ``(n, C, H, W)``,
         or flat rows with ``module__image_shape``. A class is built with the
         ``module__*`` parameters; an instance is copied.
     hidden_layer_sizes : tuple of int, default=(40, 40)
