@@ -445,6 +445,7 @@ class BaseMetaEstimator(BaseEstimator):
     def _forward(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, allow_nd=True)
+        self._check_row_shape(X)
         w = self._predict_weights()
         x = as_tensor(X, self.device_, torch.float64)
         w64 = {k: v.to(torch.float64) for k, v in w.items()}
@@ -454,7 +455,18 @@ class BaseMetaEstimator(BaseEstimator):
     def _validate_arrays(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True,
                              **self._y_validation())
+        if not reset:
+            self._check_row_shape(X)
         return X, y
+
+    def _check_row_shape(self, X):
+        # validate_data checks X.shape[1] only; images need every axis
+        expected = tuple(getattr(self, "_input_shape_", X.shape[1:]))
+        if tuple(X.shape[1:]) != expected:
+            raise ValueError(
+                f"X has rows of shape {tuple(X.shape[1:])}, but {type(self).__name__} "
+                f"was fitted on rows of shape {expected}"
+            )
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self):

@@ -5,7 +5,6 @@ import inspect
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["MLP", "Conv4", "TaskNorm", "build_module", "reference_rows"]
@@ -51,10 +50,12 @@ class TaskNorm(nn.Module):
         self.n_ref = None
 
     def forward(self, x):
-        if self.n_ref is None or self.n_ref == x.shape[0]:
-            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        # written with elementary ops, not F.batch_norm: the batched double
+        # backward of the native kernel under vmap is wrong (second-order MAML
+        # meta-gradients differed from a per-task loop; pytorch/functorch#534)
+        ref = x if self.n_ref is None else x[:self.n_ref]
         dims = [0] + list(range(2, x.dim()))
-        var, mean = torch.var_mean(x[:self.n_ref], dim=dims, keepdim=True, correction=0)
+        var, mean = torch.var_mean(ref, dim=dims, keepdim=True, correction=0)
         shape = [1, -1] + [1] * (x.dim() - 2)
         scale = torch.rsqrt(var + self.eps) * self.weight.view(shape)
         return torch.addcmul(self.bias.view(shape) - mean * scale, x, scale)  # one pass

@@ -34,6 +34,7 @@ def as_tensor(a, device, dtype=torch.float32):
     a = np.asarray(a)
     if not a.flags.writeable:  # torch does not wrap read-only memory
         a = a.copy()
+    a = np.ascontiguousarray(a)  # nor negative strides (reversed views)
     return torch.as_tensor(a, dtype=dtype, device=device)
 
 
