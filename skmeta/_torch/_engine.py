@@ -8,6 +8,7 @@ direction. The engine draws meta-batches, computes the outer gradient with
 optimizer, records the history, runs callbacks and stops on divergence.
 """
 
+import contextlib
 import math
 import time
 import warnings
@@ -17,6 +18,8 @@ import torch
 from torch.func import grad_and_value, vmap
 from torch.utils._pytree import tree_flatten, tree_map
 from tqdm.auto import tqdm
+
+from ._networks import exact_batch_norm
 
 __all__ = ["MetaStep", "train", "MetaTrainingDiverged"]
 
@@ -33,6 +36,11 @@ class MetaStep:
     model : FunctionalModel
         The network as pure functions.
     """
+
+    #: Whether the meta-gradient differentiates through inner gradients
+    #: (second-order MAML); batch norm then avoids kernels whose batched
+    #: double backward is wrong.
+    second_order = False
 
     def __init__(self, model):
         self.model = model
@@ -58,8 +66,10 @@ class MetaStep:
                 count += 1
                 continue
             f = partial(self.task_loss, n_way=n_way)
-            losses = vmap(f, in_dims=(None, 0, 0, 0, 0), randomness="different")(
-                theta, xs, ys, xq, yq)
+            with (exact_batch_norm(self.model.module) if self.second_order
+                  else contextlib.nullcontext()):
+                losses = vmap(f, in_dims=(None, 0, 0, 0, 0), randomness="different")(
+                    theta, xs, ys, xq, yq)
             total = total + losses.sum()
             count += len(xs)
         return total / count

@@ -29,6 +29,7 @@ class MAMLStep(MetaStep):
         self.inner_lr, self.inner_steps = inner_lr, inner_steps
         self.first_order, self.learn_inner_lr = first_order, learn_inner_lr
         self.adapt_layers = adapt_layers
+        self.second_order = not first_order
         self._head_names = (list(HEAD) if model.classifier
                             else head_parameter_names(model.module))
 
