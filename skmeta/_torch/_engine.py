@@ -82,6 +82,10 @@ class MetaStep:
         """Outputs for rows ``x`` from adapted weights ``w`` (logits for classifiers)."""
         return self.model.forward(w, x)
 
+    def predict_task(self, theta, xs, ys, xq, n_way, steps):
+        """Query outputs of one task after adapting to its support set."""
+        return self.predict_scores(self.adapt(theta, xs, ys, n_way, steps), xq)
+
 
 def _leaves(tree):
     return tree_flatten(tree)[0]

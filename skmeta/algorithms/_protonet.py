@@ -34,6 +34,13 @@ class ProtoNetStep(MetaStep):
         w = self.model.task_weights(theta["w"], xs, ys, n_way)
         return self.model.with_support(w, xs)
 
+    def predict_task(self, theta, xs, ys, xq, n_way, steps=0):
+        # one pass over support and query, normalised with support statistics
+        w = theta["w"]
+        e = self.model.features(w, torch.cat([xs, xq]), n_ref=len(xs))
+        head = self.model.head(w, e[:len(xs)], ys, n_way)
+        return e[len(xs):] @ head[HEAD[0]].T + head[HEAD[1]]
+
     def task_loss(self, theta, xs, ys, xq, yq, n_way):
         w = theta["w"]
         e = self.model.features(w, torch.cat([xs, xq]))

@@ -52,7 +52,7 @@ class _RegressorOutputs(RegressorMixin, _Outputs):
     pass
 
 
-def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_size=64):
+def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_size="auto"):
     """Few-shot score of a fitted estimator: adapt to each task, score its query set.
 
     For every task, the estimator adapts to the support set and is scored
@@ -77,8 +77,10 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
     confidence : float, default=0.95
         Level of the normal-approximation interval
         ``mean +/- z * std / sqrt(n_tasks)``, as few-shot papers report it.
-    batch_size : int, default=64
-        Tasks adapted together in the batched path (bounds memory).
+    batch_size : int or "auto", default="auto"
+        Tasks of equal shapes adapted together in one ``vmap`` call (bounds
+        memory); ``"auto"``: one at a time on the CPU, whose caches favour
+        small activations, 64 on a GPU.
 
     Returns
     -------
