@@ -192,6 +192,8 @@ def main():
     parser.add_argument("--max-iter", type=int, default=2000)
     parser.add_argument("--n-test", type=int, default=600)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--reuse-accuracy", action="store_true",
+                        help="measure speed only; keep the accuracy of the last results file")
     args = parser.parse_args()
     if args.quick:
         args.speed_iters, args.eval_episodes, args.max_iter, args.n_test = 5, 40, 20, 50
@@ -206,8 +208,12 @@ def main():
     eval_rows = eval_speed(Xe, ye, args.eval_episodes, rng)
     for r in eval_rows:
         print(f"{r['method']:<52} {r['episodes_per_s']:7.1f} episodes/s  x{r['ratio']:.2f}")
-    acc = None if args.skip_accuracy else accuracy(Xb, yb, Xe, ye, args.max_iter,
-                                                   args.n_test, rng)
+    if args.reuse_accuracy:
+        acc = json.loads((RESULTS / "protonet_omniglot.json").read_text())["accuracy"]
+    elif args.skip_accuracy:
+        acc = None
+    else:
+        acc = accuracy(Xb, yb, Xe, ye, args.max_iter, args.n_test, rng)
     md = markdown(train_rows, eval_rows, acc)
     print(md)
     if not args.quick:
