@@ -1,5 +1,7 @@
-"""Model selection over tasks: few-shot evaluation."""
+"""Model selection over tasks: splitters, task-level cross-validation, few-shot evaluation."""
 
 from ._evaluate import evaluate_tasks
+from ._split import TaskKFold, TaskShuffleSplit
+from ._validation import cross_validate_tasks
 
-__all__ = ["evaluate_tasks"]
+__all__ = ["TaskKFold", "TaskShuffleSplit", "cross_validate_tasks", "evaluate_tasks"]
