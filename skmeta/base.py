@@ -450,6 +450,53 @@ class BaseMetaEstimator(BaseEstimator):
         with seeded(0, self.device_):
             self.adapted_ = self._adapt_weights(X, y)
 
+    # ------------------------------------------------------- few-shot score
+    def _fewshot_score(self, X, y, groups, sample_weight):
+        """Mean over groups of the score on each group's query part after
+        adapting to its support part (``k_shot`` rows, per class for
+        classifiers; ``"auto"``: half), split the same way on every call."""
+        check_is_fitted(self)
+        X, y = self._validate_arrays(X, y, reset=False)
+        groups = np.asarray(groups)
+        if groups.shape != (len(X),):
+            raise ValueError(
+                f"groups has shape {groups.shape}; expected one value per row ({len(X)},)")
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        seed = self.random_state if isinstance(self.random_state, Integral) else 0
+        rng = np.random.RandomState(seed)
+        scores = []
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            g = g.item()  # a Python scalar, for the messages
+            if self._classifier:
+                classes, counts = np.unique(y[rows], return_counts=True)
+                need = 2 if self.k_shot == "auto" else self.k_shot + 1
+                if counts.min() < need:
+                    raise ValueError(
+                        f"group {g!r}: class {classes[counts.argmin()].item()!r} has "
+                        f"{counts.min()} examples; the few-shot score needs {need} per "
+                        f"class (k_shot={self.k_shot!r} to adapt, at least one to score)")
+            else:
+                need = 2 if self.k_shot == "auto" else self.k_shot + 1
+                if len(rows) < need:
+                    raise ValueError(
+                        f"group {g!r} has {len(rows)} examples; the few-shot score needs "
+                        f"{need} (k_shot={self.k_shot!r} to adapt, at least one to score)")
+            # split row positions, so sample weights follow their rows
+            pos = Task(np.arange(len(rows), dtype=float)[:, None], y[rows])
+            t = self._splitter(pos, rng)
+            sup = rows[t.X_support[:, 0].astype(int)]
+            qry = rows[t.X_query[:, 0].astype(int)]
+            adapted = self.adapt(X[sup], y[sup])
+            w = None if weights is None else weights[qry]
+            scores.append(adapted._plain_score(X[qry], y[qry], w))
+        return float(np.mean(scores))
+
+    def _score(self, X, y, groups, sample_weight):
+        if groups is not None:
+            return self._fewshot_score(X, y, groups, sample_weight)
+        return self._plain_score(X, y, sample_weight)
+
     # ------------------------------------------------------------ prediction
     def _forward(self, X):
         check_is_fitted(self)
@@ -557,6 +604,34 @@ class MetaRegressorMixin(RegressorMixin):
     def _predict_weights(self):
         return getattr(self, "adapted_", None) or self.meta_params_["w"]
 
+    def score(self, X, y, groups=None, sample_weight=None):
+        """R^2 on a query set, or the few-shot R^2 of held-out tasks with ``groups``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        groups : array-like of shape (n_samples,), default=None
+            Task of each row. With it, each task is split into a support part
+            (``k_shot`` rows; ``"auto"``: half) to adapt to and a query part
+            to score, and the score is the mean over tasks: the few-shot
+            score of held-out tasks, as ``GridSearchCV`` with ``GroupKFold``
+            needs (route ``groups`` with ``set_score_request(groups=True)``).
+            Without it, the currently adapted model is scored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        return self._score(X, y, groups, sample_weight)
+
+    def _plain_score(self, X, y, sample_weight=None):
+        return RegressorMixin.score(self, X, y, sample_weight=sample_weight)
+
     def predict(self, X):
         """Predict with the adapted model (or the meta-learned one before any adapt).
 
@@ -652,15 +727,23 @@ class MetaClassifierMixin(ClassifierMixin):
             )
         return self.adapted_
 
-    def score(self, X, y, sample_weight=None):
-        """Accuracy of the adapted model on a query set.
+    def score(self, X, y, groups=None, sample_weight=None):
+        """Accuracy on a query set, or the few-shot accuracy of held-out tasks.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
             Query inputs.
         y : array-like of shape (n_samples,)
-            Query labels; each must be one of ``classes_``.
+            Query labels; each must be one of ``classes_`` (without ``groups``).
+        groups : array-like of shape (n_samples,), default=None
+            Task of each row. With it, each task is split into a support part
+            (``k_shot`` rows per class; ``"auto"``: half) to adapt to and a
+            query part to score, and the score is the mean over tasks: the
+            few-shot score of held-out tasks, as ``GridSearchCV`` with
+            ``GroupKFold`` needs (route ``groups`` with
+            ``set_score_request(groups=True)``). Without it, the currently
+            adapted model is scored.
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
@@ -669,6 +752,9 @@ class MetaClassifierMixin(ClassifierMixin):
         score : float
             Mean accuracy.
         """
+        return self._score(X, y, groups, sample_weight)
+
+    def _plain_score(self, X, y, sample_weight=None):
         check_is_fitted(self)
         self._predict_weights()
         unseen = np.setdiff1d(np.asarray(y), self.classes_)
@@ -677,7 +763,7 @@ class MetaClassifierMixin(ClassifierMixin):
                 f"query labels {unseen.tolist()} never appear in the support set the "
                 f"estimator was adapted to (classes_={self.classes_.tolist()})"
             )
-        return super().score(X, y, sample_weight=sample_weight)
+        return ClassifierMixin.score(self, X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Class probabilities of the adapted model.
