@@ -3,6 +3,7 @@
 from .algorithms import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor,
                          ProtoNetClassifier, ReptileClassifier, ReptileRegressor,
                          SiameseClassifier)
+from .pipeline import MetaPipeline
 from .tasks import EpisodeSampler, Task
 
 __version__ = "0.1.0.dev0"
@@ -18,5 +19,6 @@ __all__ = [
     "SiameseClassifier",
     "FineTuneRegressor",
     "FineTuneClassifier",
+    "MetaPipeline",
     "__version__",
 ]

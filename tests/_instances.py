@@ -2,9 +2,8 @@
 
 import inspect
 
-from sklearn.base import BaseEstimator
-
 import skmeta
+from skmeta.base import BaseMetaEstimator
 
 #: Settings that keep a fit to well under a second, applied where a class has them.
 FAST = {
@@ -17,10 +16,11 @@ FAST = {
 
 
 def all_estimators():
-    """Public estimator classes exported by ``skmeta``."""
+    """Public meta-learner classes exported by ``skmeta`` (MetaPipeline, a
+    Pipeline of them, is checked with an instance in test_common)."""
     return [
         obj for name in skmeta.__all__
-        if inspect.isclass(obj := getattr(skmeta, name)) and issubclass(obj, BaseEstimator)
+        if inspect.isclass(obj := getattr(skmeta, name)) and issubclass(obj, BaseMetaEstimator)
     ]
 
 
