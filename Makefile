@@ -17,6 +17,7 @@ bench:  ## the benchmarks (minutes; writes benchmarks/results/)
 	python benchmarks/bench_reptile.py
 	python benchmarks/bench_protonet_omniglot.py
 	python benchmarks/bench_omniglot_learners.py
+	python benchmarks/bench_hyperparam_search.py
 
 docs:
 	$(INSTALL) -e ".[docs]" && sphinx-build -b html docs docs/_build/html

@@ -3,6 +3,7 @@
 from .algorithms import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor,
                          ProtoNetClassifier, ReptileClassifier, ReptileRegressor,
                          SiameseClassifier)
+from .model_selection import MetaHyperparamSearch
 from .pipeline import MetaPipeline
 from .tasks import EpisodeSampler, Task
 
@@ -19,6 +20,7 @@ __all__ = [
     "SiameseClassifier",
     "FineTuneRegressor",
     "FineTuneClassifier",
+    "MetaHyperparamSearch",
     "MetaPipeline",
     "__version__",
 ]

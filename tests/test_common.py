@@ -1,9 +1,10 @@
 """scikit-learn's estimator checks over every public estimator skmeta exports."""
 
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmeta import MAMLClassifier, MAMLRegressor, MetaPipeline
+from skmeta import MAMLClassifier, MAMLRegressor, MetaHyperparamSearch, MetaPipeline
 
 from ._instances import all_estimators, fast_instance
 
@@ -24,7 +25,10 @@ EXPECTED_FAILED = {
 @parametrize_with_checks(
     [fast_instance(cls, random_state=0) for cls in all_estimators()]
     + [MetaPipeline([("scale", StandardScaler()), ("learner", fast_instance(cls, random_state=0))])
-       for cls in (MAMLRegressor, MAMLClassifier)],
+       for cls in (MAMLRegressor, MAMLClassifier)]
+    # fit(X, y): the row folds of cv are the tasks, then it adapts to all of (X, y)
+    + [MetaHyperparamSearch(Ridge(), {"alpha": [0.1, 1.0]}),
+       MetaHyperparamSearch(LogisticRegression(), {"C": [0.1, 1.0]})],
     expected_failed_checks=lambda est: EXPECTED_FAILED.get(type(est).__name__, {}),
 )
 def test_sklearn_compatible(estimator, check):
