@@ -1,6 +1,7 @@
 """Few-shot evaluation: adapt on each task's support set, score on its query set."""
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.special import softmax
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
@@ -52,7 +53,12 @@ class _RegressorOutputs(RegressorMixin, _Outputs):
     pass
 
 
-def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_size="auto"):
+def _adapt_and_score(estimator, task, scorer):
+    return scorer(estimator.adapt(task.X_support, task.y_support), task.X_query, task.y_query)
+
+
+def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_size="auto",
+                   n_jobs=None):
     """Few-shot score of a fitted estimator: adapt to each task, score its query set.
 
     For every task, the estimator adapts to the support set and is scored
@@ -77,6 +83,9 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
     confidence : float, default=0.95
         Level of the normal-approximation interval
         ``mean +/- z * std / sqrt(n_tasks)``, as few-shot papers report it.
+    n_jobs : int or None, default=None
+        Estimators without skmeta's batched path are adapted and scored task
+        by task through joblib with ``n_jobs``.
     batch_size : int or "auto", default="auto"
         Tasks of equal shapes adapted together in one ``vmap`` call (bounds
         memory); ``"auto"``: one at a time on the CPU, whose caches favour
@@ -121,8 +130,8 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
             scores.append(scorer(stand_in, t.X_query, t.y_query) if scoring is not None
                           else stand_in.score(t.X_query, t.y_query))
     else:
-        scores = [scorer(estimator.adapt(t.X_support, t.y_support), t.X_query, t.y_query)
-                  for t in tasks]
+        scores = Parallel(n_jobs=n_jobs)(
+            delayed(_adapt_and_score)(estimator, t, scorer) for t in tasks)
     scores = np.asarray(scores, dtype=float)
     z = norm.ppf(0.5 + confidence / 2)
     ci = z * scores.std(ddof=1) / np.sqrt(len(scores)) if len(scores) > 1 else np.nan

@@ -71,7 +71,7 @@ def test_callable_scoring_and_estimators_without_the_batched_path():
         return -np.abs(e.predict(X) - y).max()
 
     a = evaluate_tasks(est, tasks, scoring=scorer)
-    b = evaluate_tasks(Looped(est), tasks, scoring=scorer)
+    b = evaluate_tasks(Looped(est), tasks, scoring=scorer, n_jobs=2)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-4, atol=1e-5)
 
 
