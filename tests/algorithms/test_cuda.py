@@ -9,7 +9,10 @@ import torch
 from skmeta import MAMLClassifier, MAMLRegressor
 from skmeta.datasets import make_fewshot_tasks, make_sinusoid_tasks
 
-from .._instances import fast_instance
+from skmeta.model_selection import evaluate_tasks
+
+from .._instances import all_estimators, fast_instance
+from ._images import make_images
 
 pytestmark = [
     pytest.mark.cuda,
@@ -36,3 +39,17 @@ def test_fit_adapt_predict_on_cuda_matches_cpu(cls):
     # a GPU model pickles to CPU tensors and comes back on the GPU
     est2 = pickle.loads(pickle.dumps(est))
     assert est2.device_.type == "cuda"
+
+
+@pytest.mark.parametrize("cls", [c for c in all_estimators() if c()._classifier],
+                         ids=lambda c: c.__name__)
+def test_conv4_and_batched_evaluation_on_cuda_match_cpu(cls):
+    X, y = make_images(6, 10, size=8, noise=0.5, random_state=0)
+    tasks = make_fewshot_tasks(X, y, 3, 2, 3, 12, random_state=0)
+    scores = {}
+    for device in ("cpu", "cuda"):
+        est = fast_instance(cls, device=device, random_state=0, max_iter=3, module="conv4",
+                            module__channels=4).fit(tasks)
+        # on a GPU the evaluation path vmaps 64 tasks at a time
+        scores[device] = evaluate_tasks(est, tasks, scoring="neg_log_loss").scores
+    np.testing.assert_allclose(scores["cuda"], scores["cpu"], rtol=1e-3, atol=1e-4)
