@@ -343,12 +343,16 @@ class BaseMetaEstimator(BaseEstimator):
         return [tasks[i] for i in perm[n_valid:]], [tasks[i] for i in perm[:n_valid]]
 
     # ------------------------------------------------------------ adaptation
+    def _adapt_steps(self):
+        """Gradient steps of ``adapt``: ``adapt_steps``, else the learner's default."""
+        steps = getattr(self, "adapt_steps", None)
+        return steps if steps is not None else self._default_adapt_steps()
+
     def _adapt_weights(self, X, y):
         device = self.device_
         xs = as_tensor(X, device)
         ys, n_way = self._encode_support(y, device)
-        steps = getattr(self, "adapt_steps", None)
-        steps = steps if steps is not None else self._default_adapt_steps()
+        steps = self._adapt_steps()
         theta = detach_tree(self.meta_params_)
         w = self._step().adapt(theta, xs, ys, n_way, steps)
         return detach_tree(w)
@@ -397,10 +401,7 @@ class BaseMetaEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         tasks = check_tasks(tasks, classifier=self._classifier,
-                            n_features=tuple(self._input_shape_))
-        for i, t in enumerate(tasks):
-            if t.is_pool:
-                raise ValueError(f"task {i}: has no query set to score")
+                            n_features=tuple(self._input_shape_), require_query=True)
         mixin = MetaClassifierMixin if self._classifier else MetaRegressorMixin
         bank = TaskBank(tasks, mixin._encode, self.device_)
         theta = detach_tree(self.meta_params_)
@@ -428,8 +429,7 @@ class BaseMetaEstimator(BaseEstimator):
         """``f(theta, Xs, ys, Xq)``: adapt-then-predict over stacked tasks (vmapped,
         or one task when not ``batched``), compiled with ``compile=True`` and
         kept (per module, classes, steps) for reuse."""
-        steps = getattr(self, "adapt_steps", None)
-        steps = steps if steps is not None else self._default_adapt_steps()
+        steps = self._adapt_steps()
         key = (id(self.module_), n_way, steps, self.compile is True, batched)
         cache = self.__dict__.setdefault("_eval_cache", {})
         if key not in cache:

@@ -66,31 +66,31 @@ class TaskNorm(nn.Module):
 
 
 @contextlib.contextmanager
-def reference_rows(module, n):
-    """Within the block, :class:`TaskNorm` layers take statistics from the first ``n`` rows."""
+def _task_norm_mode(module, **mode):
+    """Within the block, every :class:`TaskNorm` of ``module`` has the attributes
+    ``mode``; the previous values come back afterwards, also on an error."""
     norms = [m for m in module.modules() if isinstance(m, TaskNorm)]
-    old = [m.n_ref for m in norms]
+    old = [{k: getattr(m, k) for k in mode} for m in norms]
     for m in norms:
-        m.n_ref = n
+        for k, v in mode.items():
+            setattr(m, k, v)
     try:
         yield
     finally:
         for m, o in zip(norms, old):
-            m.n_ref = o
+            for k, v in o.items():
+                setattr(m, k, v)
 
 
-@contextlib.contextmanager
+def reference_rows(module, n):
+    """Within the block, :class:`TaskNorm` layers take statistics from the first ``n`` rows."""
+    return _task_norm_mode(module, n_ref=n)
+
+
 def exact_batch_norm(module):
     """Within the block, :class:`TaskNorm` layers avoid the native batch-norm
     kernel, whose batched double backward is wrong (second order under vmap)."""
-    norms = [m for m in module.modules() if isinstance(m, TaskNorm)]
-    for m in norms:
-        m.exact = True
-    try:
-        yield
-    finally:
-        for m in norms:
-            m.exact = False
+    return _task_norm_mode(module, exact=True)
 
 
 def has_task_norm(module):

@@ -34,18 +34,19 @@ class ProtoNetStep(MetaStep):
         w = self.model.task_weights(theta["w"], xs, ys, n_way)
         return self.model.with_support(w, xs)
 
-    def predict_task(self, theta, xs, ys, xq, n_way, steps=0):
-        # one pass over support and query, normalised with support statistics
-        w = theta["w"]
-        e = self.model.features(w, torch.cat([xs, xq]), n_ref=len(xs))
+    def _query_logits(self, w, xs, ys, xq, n_way, n_ref):
+        # support and query embedded in one pass
+        e = self.model.features(w, torch.cat([xs, xq]), n_ref=n_ref)
         head = self.model.head(w, e[:len(xs)], ys, n_way)
         return e[len(xs):] @ head[HEAD[0]].T + head[HEAD[1]]
 
+    def predict_task(self, theta, xs, ys, xq, n_way, steps=0):
+        # normalised with the support statistics, as at prediction
+        return self._query_logits(theta["w"], xs, ys, xq, n_way, n_ref=len(xs))
+
     def task_loss(self, theta, xs, ys, xq, yq, n_way):
-        w = theta["w"]
-        e = self.model.features(w, torch.cat([xs, xq]))
-        head = self.model.head(w, e[:len(xs)], ys, n_way)
-        logits = e[len(xs):] @ head[HEAD[0]].T + head[HEAD[1]]
+        # normalised with the statistics of the whole training episode
+        logits = self._query_logits(theta["w"], xs, ys, xq, n_way, n_ref=None)
         return self.model.loss(logits, yq)
 
 

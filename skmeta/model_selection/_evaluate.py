@@ -112,11 +112,7 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
     True
     """
     classifier = is_classifier(estimator)
-    tasks = check_tasks(tasks, classifier=classifier)
-    for i, t in enumerate(tasks):
-        if t.is_pool:
-            raise ValueError(f"task {i}: has no query set to score; pass "
-                             "(X_support, y_support, X_query, y_query) tasks")
+    tasks = check_tasks(tasks, classifier=classifier, require_query=True)
     scorer = check_scoring(estimator, scoring=scoring)
     batched = getattr(estimator, "_task_outputs", None)
     if batched is not None:

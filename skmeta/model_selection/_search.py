@@ -456,13 +456,10 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         return [Task(X[tr], y[tr], X[te], y[te]) for tr, te in cv.split(X, y)]
 
     def _check_tasks(self, tasks, classifier):
-        checked = check_tasks(tasks, classifier=classifier, allow_nan=self._allow_nan())
+        checked = check_tasks(tasks, classifier=classifier, allow_nan=self._allow_nan(),
+                              require_query=True)
         out = []
         for i, t in enumerate(checked):
-            if t.is_pool:
-                raise ValueError(
-                    f"task {i}: has no query set to score; pass (X_support, y_support, "
-                    "X_query, y_query) tasks")
             if not classifier:
                 # check_tasks makes real targets float64; keep the user's float
                 # dtype (a skorch net with float32 weights needs float32 targets)

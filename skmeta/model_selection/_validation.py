@@ -78,11 +78,7 @@ def cross_validate_tasks(estimator, tasks, *, cv=5, scoring=None, n_jobs=None,
     >>> res["test_score"].shape, [len(s) for s in res["task_scores"]]
     ((3,), [10, 10, 10])
     """
-    tasks = check_tasks(tasks, classifier=is_classifier(estimator))
-    for i, t in enumerate(tasks):
-        if t.is_pool:
-            raise ValueError(f"task {i}: has no query set to score; pass "
-                             "(X_support, y_support, X_query, y_query) tasks")
+    tasks = check_tasks(tasks, classifier=is_classifier(estimator), require_query=True)
     if isinstance(cv, Integral) and not isinstance(cv, bool):
         cv = TaskKFold(n_splits=cv)
     if isinstance(cv, str) or not callable(getattr(cv, "split", None)):

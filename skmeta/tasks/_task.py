@@ -218,7 +218,7 @@ def _check_y(y, name, i, n_rows, classifier):
 
 
 def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
-                check_query_labels=True):
+                check_query_labels=True, require_query=False):
     """Normalise a list of tasks in any accepted form and validate it.
 
     Every element may be a :class:`Task`, a ``(X, y)`` pool, a
@@ -240,6 +240,8 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
     check_query_labels : bool, default=True
         For classifiers, require every query label to occur in the support
         set of its task.
+    require_query : bool, default=False
+        Reject pools (tasks without a query set), for scoring.
 
     Returns
     -------
@@ -287,6 +289,9 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
             raise ValueError(f"task {i}: the support set is empty")
         if (t.X_query is None) != (t.y_query is None):
             raise ValueError(f"task {i}: X_query and y_query must be given together")
+        if require_query and t.X_query is None:
+            raise ValueError(f"task {i}: has no query set to score; pass "
+                             "(X_support, y_support, X_query, y_query) tasks")
         Xs = _check_X(t.X_support, "X_support", i, n_features, allow_nan, ref)
         if n_features is None:
             ref = i

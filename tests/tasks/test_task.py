@@ -336,3 +336,11 @@ def test_check_task_batch_shape_errors():
         check_task_batch(Xs[..., 0], ys, Xq, yq)
     with pytest.raises(ValueError, match="the support set is empty"):
         check_task_batch(Xs[:, :0], ys[:, :0], Xq, yq)
+
+
+def test_require_query_rejects_pools_naming_the_task():
+    X, y = np.zeros((4, 2)), np.arange(4.0)
+    tasks = [(X, y, X, y), (X, y)]
+    assert check_tasks(tasks)[1].is_pool
+    with pytest.raises(ValueError, match=r"task 1: has no query set to score"):
+        check_tasks(tasks, require_query=True)
