@@ -4,15 +4,85 @@ This module owns the one support/query split of skmeta: algorithms receive
 tasks and never index raw arrays themselves. It imports no torch.
 """
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import validate_params
+from sklearn.utils.multiclass import type_of_target
 
-__all__ = ["Task", "check_tasks", "check_task_batch"]
+from ._params import Count
+
+__all__ = ["Task", "check_tasks", "check_task_batch", "check_float32_range"]
 
 _DICT_KEYS = ("X_support", "y_support", "X_query", "y_query")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _beyond_float32(rows):
+    """Per row of a 2-D array: whether it holds a finite value beyond float32's range."""
+    if rows.dtype.kind != "f" or rows.dtype.itemsize <= 4 or rows.shape[1] == 0:
+        return np.zeros(len(rows), dtype=bool)
+    # two reductions (NaN ignored), no copy of the data
+    ext = np.maximum(np.fmax.reduce(rows, axis=1), -np.fmin.reduce(rows, axis=1))
+    bad = ext > _FLOAT32_MAX
+    for j in np.flatnonzero(np.isinf(ext)):  # infinities let through (allow_nan): look closer
+        row = rows[j]
+        bad[j] = bool((np.abs(row[np.isfinite(row)]) > _FLOAT32_MAX).any())
+    return bad
+
+
+def check_float32_range(a, name, *, task=None, stacked=False):
+    """Reject finite values that float32, the dtype skmeta computes in, cannot hold.
+
+    Finite float64 values beyond about 3.4e38 in magnitude become infinite
+    when cast to float32. The check is vectorised (two reductions, no copy)
+    and only looks at float arrays wider than float32; NaN and infinities
+    are left to the caller's finiteness check.
+
+    Parameters
+    ----------
+    a : array-like
+        The array, e.g. ``X`` or real-valued ``y``.
+    name : str
+        Its name in the error message.
+    task : int, default=None
+        Index of the task ``a`` belongs to, for the message.
+    stacked : bool, default=False
+        ``a`` is stacked over tasks (axis 0); the message names the first bad
+        task.
+
+    Returns
+    -------
+    a : ndarray
+        ``np.asarray(a)``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        When a finite value of ``a`` exceeds float32's range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta.tasks._task import check_float32_range
+    >>> check_float32_range(np.array([[1.0, -2.0]]), "X").shape
+    (1, 2)
+    >>> check_float32_range(np.array([[1.0], [-1e300]]), "X_query", task=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: task 3: X_query has values beyond float32's range (|x| > 3.4e+38); skmeta computes in float32
+    """
+    a = np.asarray(a)
+    bad = _beyond_float32(a.reshape(len(a), -1) if stacked else a.reshape(1, -1))
+    if bad.any():
+        i = int(np.argmax(bad)) if stacked else task
+        where = "" if i is None else f"task {i}: "
+        raise ValueError(f"{where}{name} has values beyond float32's range "
+                         f"(|x| > {_FLOAT32_MAX:.1e}); skmeta computes in float32")
+    return a
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -96,13 +166,26 @@ class Task:
             Controls the random split.
         stratify : bool, default=False
             Split each class separately so that every class of the pool has
-            at least one support example (classification).
+            at least one support example (classification). A class with a
+            single example in the pool cannot be on both sides: it goes to
+            the support set only, with a warning.
 
         Returns
         -------
         task : Task
             A new task with a query set. A task that already has a query set
             is returned unchanged.
+
+        Raises
+        ------
+        ValueError
+            When the query set would be empty.
+
+        Warns
+        -----
+        UserWarning
+            With ``stratify=True``, when some class has a single example: no
+            query example tests it.
 
         Examples
         --------
@@ -118,7 +201,8 @@ class Task:
         rng = check_random_state(random_state)
         X, y = np.asarray(self.X_support), np.asarray(self.y_support)
         if stratify:
-            groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+            classes = np.unique(y)
+            groups = [np.flatnonzero(y == c) for c in classes]
         else:
             groups = [np.arange(len(y))]
         sup, qry = [], []
@@ -133,6 +217,13 @@ class Task:
                 f"cannot split a pool of {len(y)} rows into a support set of "
                 f"{n_support} and a non-empty query set"
             )
+        single = np.array([len(idx) == 1 for idx in groups])
+        if stratify and single.any():
+            warnings.warn(
+                f"classes {classes[single][:10].tolist()} have a "
+                "single example in this pool: a stratified split puts it in the "
+                "support set only, so no query example tests the class",
+                UserWarning, stacklevel=2)
         return Task(X[sup], y[sup], X[qry], y[qry])
 
 
@@ -181,6 +272,7 @@ def _check_X(X, name, i, n_features, allow_nan, ref=None):
         )
     if not allow_nan and not np.isfinite(X).all():
         raise ValueError(f"task {i}: {name} contains NaN or infinity")
+    check_float32_range(X, name, task=i)
     if n_features is not None and X.shape[1:] != n_features:
         # name the task the expected shape comes from: the odd one out may be either
         where = (f"task {ref}'s X_support has {n_features}" if ref is not None
@@ -201,12 +293,17 @@ def _check_y(y, name, i, n_rows, classifier):
             "y must have one value per row"
         )
     if classifier:
+        if y.dtype.kind in "fc" and not np.isfinite(y).all():
+            raise ValueError(f"task {i}: {name} contains NaN or infinity")
+        if y.dtype.kind == "f" and type_of_target(y).startswith("continuous"):
+            raise ValueError(
+                f"task {i}: {name} is continuous; a classifier needs class labels "
+                "(ints, strings, or floats with integral values); use a regressor "
+                "for real-valued targets")
         if y.ndim == 2 and y.shape[1] == 1:
             y = y.ravel()
         if y.ndim != 1:
             raise ValueError(f"task {i}: {name} must be 1-D for a classifier")
-        if y.dtype.kind in "fc" and not np.isfinite(y).all():
-            raise ValueError(f"task {i}: {name} contains NaN or infinity")
     else:
         try:
             y = y.astype(np.float64)
@@ -214,11 +311,32 @@ def _check_y(y, name, i, n_rows, classifier):
             raise ValueError(f"task {i}: {name} is not numeric") from None
         if not np.isfinite(y).all():
             raise ValueError(f"task {i}: {name} contains NaN or infinity")
+        check_float32_range(y, name, task=i)
     return y
 
 
+def _check_classes(y, i, min_classes):
+    classes = np.unique(y)
+    if len(classes) < min_classes:
+        shown = "a single class" if len(classes) == 1 else f"{len(classes)} classes"
+        raise ValueError(
+            f"task {i}: y_support has {shown} {classes[:10].tolist()}, but each task "
+            f"needs at least min_classes={min_classes} classes in its support set "
+            "(meta-training learns to tell classes apart)")
+
+
+_BOOL = ["boolean"]
+_N_FEATURES = [tuple, None]
+
+
+@validate_params(
+    {"tasks": "no_validation", "classifier": _BOOL, "n_features": _N_FEATURES,
+     "allow_nan": _BOOL, "check_query_labels": _BOOL, "require_query": _BOOL,
+     "min_classes": [Count(1)]},
+    prefer_skip_nested_validation=True,
+)
 def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
-                check_query_labels=True, require_query=False):
+                check_query_labels=True, require_query=False, min_classes=1):
     """Normalise a list of tasks in any accepted form and validate it.
 
     Every element may be a :class:`Task`, a ``(X, y)`` pool, a
@@ -242,6 +360,11 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
         set of its task.
     require_query : bool, default=False
         Reject pools (tasks without a query set), for scoring.
+    min_classes : int, default=1
+        For classifiers, the fewest classes the support set of each task
+        (the whole pool, for a pool) must hold. Meta-training tasks need 2:
+        a support set of one class teaches nothing about telling classes
+        apart. Ignored for real-valued targets.
 
     Returns
     -------
@@ -255,8 +378,12 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
         accepted form.
     ValueError
         For an empty list, an empty support set, a 1-D ``X``, a ``y`` of the
-        wrong length, NaN or infinity, tasks with different feature shapes,
-        or a query label absent from the support set.
+        wrong length, NaN or infinity, finite values beyond float32's range
+        (in ``X``, and in ``y`` for real-valued targets), tasks with
+        different feature shapes, a continuous ``y`` for a classifier, a
+        support set with fewer than ``min_classes`` classes, or a query
+        label absent from the support set. Bad parameters raise scikit-learn's
+        ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``).
 
     Examples
     --------
@@ -269,6 +396,15 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
     Traceback (most recent call last):
     ...
     ValueError: tasks is empty: meta-training needs at least one task
+    >>> check_tasks([(np.zeros((4, 2)), [0.5, 1.5, 0.5, 2.5])], classifier=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: task 0: y_support is continuous; a classifier needs class labels ...
+    >>> check_tasks([(np.zeros((2, 1)), [0, 0], np.zeros((1, 1)), [0])], classifier=True,
+    ...             min_classes=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: task 0: y_support has a single class [0], but each task needs at least ...
     """
     if isinstance(tasks, np.ndarray) or not isinstance(tasks, (list, tuple)):
         raise TypeError(
@@ -297,6 +433,8 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
             ref = i
         n_features = Xs.shape[1:]
         ys = _check_y(t.y_support, "y_support", i, len(Xs), classifier)
+        if classifier and min_classes > 1:
+            _check_classes(ys, i, min_classes)
         Xq = yq = None
         if t.X_query is not None:
             Xq = _check_X(t.X_query, "X_query", i, n_features, allow_nan, ref=i)
@@ -318,12 +456,18 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
     return out
 
 
+@validate_params(
+    {"X_support": ["array-like"], "y_support": ["array-like"], "X_query": ["array-like"],
+     "y_query": ["array-like"], "n_features": _N_FEATURES},
+    prefer_skip_nested_validation=True,
+)
 def check_task_batch(X_support, y_support, X_query, y_query, *, n_features=None):
     """Validate regression tasks given as arrays stacked over tasks.
 
     The fast path of samplers that define ``sample_batch``: the same checks
-    as :func:`check_tasks` for real-valued targets, vectorised, with errors
-    naming the first bad task.
+    as :func:`check_tasks` for real-valued targets (NaN, infinity, values
+    beyond float32's range, shapes), vectorised, with errors naming the
+    first bad task.
 
     Parameters
     ----------
@@ -348,6 +492,11 @@ def check_task_batch(X_support, y_support, X_query, y_query, *, n_features=None)
     Traceback (most recent call last):
     ...
     ValueError: task 2: X_support contains NaN or infinity
+    >>> Xq = np.zeros((3, 2, 1)); Xq[1, 0, 0] = -1e300
+    >>> check_task_batch(np.zeros((3, 5, 1)), np.zeros((3, 5)), Xq, np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: task 1: X_query has values beyond float32's range (|x| > 3.4e+38); skmeta computes in float32
     """
     arrays = [np.asarray(a, dtype=np.float64) for a in (X_support, y_support, X_query, y_query)]
     names = ("X_support", "y_support", "X_query", "y_query")
@@ -358,6 +507,7 @@ def check_task_batch(X_support, y_support, X_query, y_query, *, n_features=None)
         bad = ~np.isfinite(a.reshape(n_tasks, -1)).all(axis=1)
         if bad.any():
             raise ValueError(f"task {int(np.argmax(bad))}: {name} contains NaN or infinity")
+        check_float32_range(a, name, stacked=True)
     for X, y, side in ((arrays[0], arrays[1], "support"), (arrays[2], arrays[3], "query")):
         if X.ndim < 3:
             raise ValueError(f"X_{side} rows are 0-D; expected (n_tasks, n_rows, n_features)")

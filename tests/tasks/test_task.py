@@ -1,6 +1,7 @@
 """Task: the container, its one support/query split, and check_tasks."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -137,7 +138,8 @@ def test_split_stratify_keeps_every_class_in_support(seed):
     labels = np.repeat([10, 20, 30, 40], [1, 2, 5, 9])
     pool = _pool(len(labels), labels=labels)
     for n_support in (1, 3, 0.1, 0.5):
-        t = pool.split(n_support, random_state=seed, stratify=True)
+        with pytest.warns(UserWarning, match=r"classes \[10\] have a single example"):
+            t = pool.split(n_support, random_state=seed, stratify=True)
         assert set(t.y_support.tolist()) == {10, 20, 30, 40}
         assert set(t.y_query.tolist()) <= set(t.y_support.tolist())
         _assert_partition(pool, t)
@@ -344,3 +346,17 @@ def test_require_query_rejects_pools_naming_the_task():
     assert check_tasks(tasks)[1].is_pool
     with pytest.raises(ValueError, match=r"task 1: has no query set to score"):
         check_tasks(tasks, require_query=True)
+
+
+def test_split_stratify_singleton_class_warns_and_stays_in_support():
+    pool = _pool(7, labels=[0, 0, 0, 1, 1, 1, 2])
+    with pytest.warns(UserWarning, match=r"classes \[2\] have a single example in this "
+                                         "pool: a stratified split puts it in the support "
+                                         "set only"):
+        t = pool.split(1, random_state=0, stratify=True)
+    assert 2 in t.y_support.tolist() and 2 not in t.y_query.tolist()
+    _assert_partition(pool, t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pool.split(1, random_state=0)  # no warning without stratify
+        _pool(6, labels=[0, 0, 1, 1, 2, 2]).split(1, random_state=0, stratify=True)
