@@ -1,10 +1,9 @@
 """Task samplers: objects that draw fresh tasks on demand."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._params import Count, check_params, validate_sample
 from ._task import Task
 
 __all__ = ["TaskSampler", "EpisodeSampler", "SubsetSampler"]
@@ -59,12 +58,6 @@ class TaskSampler:
         return f"{type(self).__name__}({params})"
 
 
-def _check_count(value, name, minimum=1):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
-
-
 class EpisodeSampler(TaskSampler):
     """Draw N-way K-shot episodes from the classes of a labelled pool.
 
@@ -85,7 +78,8 @@ class EpisodeSampler(TaskSampler):
     k_shot : int
         Support examples per class.
     n_query : int
-        Query examples per class.
+        Query examples per class; 0 makes the episodes pools of
+        ``n_way * k_shot`` examples, which estimators split on use.
     classes : array-like, default=None
         Restrict episodes to these classes (e.g. disjoint meta-train and
         meta-test classes). ``None`` uses every class of ``y``.
@@ -98,8 +92,9 @@ class EpisodeSampler(TaskSampler):
     Raises
     ------
     ValueError
-        When ``n_way`` exceeds the classes available, or a class has fewer
-        than ``k_shot + n_query`` examples.
+        When ``n_way``, ``k_shot`` or ``n_tasks`` is not an int >= 1 or
+        ``n_query`` not an int >= 0, when ``n_way`` exceeds the classes
+        available, or a class has fewer than ``k_shot + n_query`` examples.
 
     Examples
     --------
@@ -112,16 +107,22 @@ class EpisodeSampler(TaskSampler):
     ((2, 3), (10, 3))
     """
 
+    _parameter_constraints = {
+        "X": ["array-like"], "y": ["array-like"], "n_way": [Count(1)], "k_shot": [Count(1)],
+        "n_query": [Count(0)], "classes": ["array-like", None],
+    }
+
     def __init__(self, X, y, n_way, k_shot, n_query, classes=None):
+        check_params(self, self._parameter_constraints, {
+            "X": X, "y": y, "n_way": n_way, "k_shot": k_shot, "n_query": n_query,
+            "classes": classes})
         X = np.asarray(X)
         y = np.asarray(y)
         if X.ndim < 2:
             raise ValueError(f"X is {X.ndim}-D; expected (n_samples, n_features)")
         if y.ndim != 1 or len(y) != len(X):
             raise ValueError(f"y must be 1-D with one label per row of X ({len(X)})")
-        self.n_way = _check_count(n_way, "n_way")
-        self.k_shot = _check_count(k_shot, "k_shot")
-        self.n_query = _check_count(n_query, "n_query", minimum=0)
+        self.n_way, self.k_shot, self.n_query = int(n_way), int(k_shot), int(n_query)
         self.X, self.y = X, y
         all_classes, counts = np.unique(y, return_counts=True)
         if classes is None:
@@ -146,6 +147,7 @@ class EpisodeSampler(TaskSampler):
             )
         self._index = {c: np.flatnonzero(y == c) for c in self.classes_.tolist()}
 
+    @validate_sample
     def sample(self, n_tasks, random_state=None):
         """Draw ``n_tasks`` episodes.
 
@@ -159,19 +161,19 @@ class EpisodeSampler(TaskSampler):
         Returns
         -------
         tasks : list of Task
+            Pools when ``n_query=0``.
         """
         rng = check_random_state(random_state)
         k, q = self.k_shot, self.n_query
         classes = self.classes_.tolist()
         tasks = []
-        for _ in range(_check_count(n_tasks, "n_tasks")):
+        for _ in range(n_tasks):
             chosen = rng.choice(len(classes), self.n_way, replace=False)
             rows = np.stack([
                 rng.choice(self._index[classes[c]], k + q, replace=False)
                 for c in chosen
             ])
-            sup, qry = rows[:, :k].ravel(), rows[:, k:].ravel()
-            tasks.append(Task(self.X[sup], self.y[sup], self.X[qry], self.y[qry]))
+            tasks.append(_cut(self.X, self.y, rows[:, :k].ravel(), rows[:, k:].ravel()))
         return tasks
 
 
@@ -202,16 +204,22 @@ class SubsetSampler(TaskSampler):
     (10, 2)
     """
 
+    _parameter_constraints = {
+        "X": ["array-like"], "y": ["array-like"], "k_shot": [Count(1)], "n_query": [Count(1)],
+    }
+
     def __init__(self, X, y, k_shot, n_query):
+        check_params(self, self._parameter_constraints,
+                     {"X": X, "y": y, "k_shot": k_shot, "n_query": n_query})
         self.X, self.y = np.asarray(X), np.asarray(y)
-        self.k_shot = _check_count(k_shot, "k_shot")
-        self.n_query = _check_count(n_query, "n_query")
+        self.k_shot, self.n_query = int(k_shot), int(n_query)
         if self.k_shot + self.n_query > len(self.X):
             raise ValueError(
                 f"k_shot + n_query = {self.k_shot + self.n_query} is larger than "
                 f"the {len(self.X)} rows available"
             )
 
+    @validate_sample
     def sample(self, n_tasks, random_state=None):
         """Draw ``n_tasks`` tasks of random rows.
 
@@ -228,6 +236,12 @@ class SubsetSampler(TaskSampler):
         """
         rng = check_random_state(random_state)
         n, k, q = len(self.X), self.k_shot, self.n_query
-        rows = np.argsort(rng.random_sample((_check_count(n_tasks, "n_tasks"), n)), axis=1)
-        return [Task(self.X[r[:k]], self.y[r[:k]], self.X[r[k:k + q]], self.y[r[k:k + q]])
-                for r in rows]
+        rows = np.argsort(rng.random_sample((n_tasks, n)), axis=1)
+        return [_cut(self.X, self.y, r[:k], r[k:k + q]) for r in rows]
+
+
+def _cut(X, y, support, query):
+    """The task of rows ``support`` and ``query`` of ``(X, y)``; a pool if ``query`` is empty."""
+    if len(query) == 0:
+        return Task(X[support], y[support])
+    return Task(X[support], y[support], X[query], y[query])

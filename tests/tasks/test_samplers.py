@@ -52,11 +52,12 @@ def test_episode_shapes_and_counts(n_way, k_shot, n_query):
     tasks = EpisodeSampler(X, y, n_way, k_shot, n_query).sample(6, random_state=0)
     assert len(tasks) == 6
     for t in tasks:
-        assert isinstance(t, Task) and not t.is_pool
+        assert isinstance(t, Task) and t.is_pool == (n_query == 0)  # n_query=0: pools
         assert t.X_support.shape == (n_way * k_shot, 3)
         assert t.y_support.shape == (n_way * k_shot,)
-        assert t.X_query.shape == (n_way * n_query, 3)
-        assert t.y_query.shape == (n_way * n_query,)
+        if n_query:
+            assert t.X_query.shape == (n_way * n_query, 3)
+            assert t.y_query.shape == (n_way * n_query,)
         classes, counts = np.unique(t.y_support, return_counts=True)
         assert len(classes) == n_way and (counts == k_shot).all()
         if n_query:
@@ -143,11 +144,13 @@ def test_episode_repr_hides_arrays():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_way": 0}, "n_way must be an int >= 1"),
-    ({"n_way": 2.0}, "n_way must be an int >= 1"),
-    ({"n_way": True}, "n_way must be an int >= 1"),
-    ({"k_shot": 0}, "k_shot must be an int >= 1"),
-    ({"n_query": -1}, "n_query must be an int >= 0"),
+    ({"n_way": 0}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got 0"),
+    ({"n_way": 2.0}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got 2.0"),
+    ({"n_way": True}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got True"),
+    ({"k_shot": 0}, r"'k_shot' parameter of EpisodeSampler must be an int in the range \[1, inf\)"),
+    ({"k_shot": None}, r"'k_shot' parameter of EpisodeSampler must be an int in the range \[1, inf\)"),
+    ({"n_query": -1}, r"'n_query' parameter of EpisodeSampler must be an int in the range \[0, inf\)"),
+    ({"classes": 3}, r"'classes' parameter of EpisodeSampler must be an array-like or None"),
     ({"n_way": 6}, "n_way=6 is larger than the 5 classes available"),
     ({"n_way": 3, "classes": [0, 1]}, "n_way=3 is larger than the 2 classes available"),
     ({"k_shot": 5, "n_query": 4},
@@ -174,8 +177,25 @@ def test_episode_sampler_bad_arrays():
 @pytest.mark.parametrize("n_tasks", [0, -1, 1.5])
 def test_episode_sampler_bad_n_tasks(n_tasks):
     X, y = _labelled_pool()
-    with pytest.raises(ValueError, match="n_tasks must be an int >= 1"):
+    with pytest.raises(ValueError, match=r"'n_tasks' parameter of EpisodeSampler.sample "
+                                         r"must be an int in the range \[1, inf\)"):
         EpisodeSampler(X, y, 2, 1, 1).sample(n_tasks, random_state=0)
+
+
+@pytest.mark.parametrize("sampler", ["episode", "subset"])
+def test_sampler_bad_random_state(sampler):
+    X, y = _labelled_pool()
+    s = EpisodeSampler(X, y, 2, 1, 1) if sampler == "episode" else SubsetSampler(X, y, 2, 2)
+    with pytest.raises(ValueError, match=r"'random_state' parameter of \w+Sampler.sample"):
+        s.sample(2, random_state="seed")
+
+
+def test_episode_sampler_n_query_0_makes_pools():
+    X, y = _labelled_pool(n_classes=5, per_class=8)
+    tasks = EpisodeSampler(X, y, n_way=3, k_shot=2, n_query=0).sample(4, random_state=0)
+    assert all(t.is_pool and t.n_support == 6 for t in tasks)
+    assert all(np.unique(t.y_support, return_counts=True)[1].tolist() == [2] * 3
+               for t in tasks)
 
 
 # -------------------------------------------------------------- SubsetSampler
@@ -206,8 +226,9 @@ def test_subset_sampler_multi_output_and_reproducible():
 
 
 @pytest.mark.parametrize("k_shot, n_query, match", [
-    (0, 1, "k_shot must be an int >= 1"),
-    (1, 0, "n_query must be an int >= 1"),
+    (0, 1, r"'k_shot' parameter of SubsetSampler must be an int in the range \[1, inf\)"),
+    (1, 0, r"'n_query' parameter of SubsetSampler must be an int in the range \[1, inf\)"),
+    (1, 2.0, r"'n_query' parameter of SubsetSampler must be an int in the range \[1, inf\)"),
     (6, 5, r"k_shot \+ n_query = 11 is larger than the 10 rows available"),
 ])
 def test_subset_sampler_bad_arguments(k_shot, n_query, match):
