@@ -5,9 +5,10 @@ from numbers import Integral
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import validate_params
 
 from ..tasks import EpisodeSampler
-from ..tasks._samplers import _check_count
+from ..tasks._params import Count
 
 __all__ = ["load_digits_tasks"]
 
@@ -31,6 +32,12 @@ def _check_test_classes(test_classes):
     return np.unique(np.asarray(list(test_classes), dtype=np.int64))
 
 
+@validate_params(
+    {"n_way": [Count(1)], "k_shot": [Count(1)], "n_query": [Count(0)],
+     "n_train_tasks": [Count(1)], "n_test_tasks": [Count(1)], "test_classes": ["array-like"],
+     "images": ["boolean"], "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
 def load_digits_tasks(n_way=5, k_shot=1, n_query=15, *, n_train_tasks=1000, n_test_tasks=100,
                       test_classes=(5, 6, 7, 8, 9), images=False, random_state=None):
     """Make N-way K-shot episodes of the 8x8 digits, meta-train and meta-test classes disjoint.
@@ -52,7 +59,7 @@ def load_digits_tasks(n_way=5, k_shot=1, n_query=15, *, n_train_tasks=1000, n_te
     k_shot : int, default=1
         Support examples per class.
     n_query : int, default=15
-        Query examples per class.
+        Query examples per class; 0 makes the episodes pools.
     n_train_tasks : int, default=1000
         Number of meta-training episodes.
     n_test_tasks : int, default=100
@@ -80,7 +87,8 @@ def load_digits_tasks(n_way=5, k_shot=1, n_query=15, *, n_train_tasks=1000, n_te
     Raises
     ------
     ValueError
-        When ``test_classes`` holds something other than digits 0-9, when
+        When a count is not an int >= 1 (``n_query``: >= 0), when
+        ``test_classes`` holds something other than digits 0-9, when
         ``n_way`` exceeds the digits of either side (the message names the
         side), or when ``k_shot + n_query`` exceeds the images of a digit.
 
@@ -106,13 +114,6 @@ def load_digits_tasks(n_way=5, k_shot=1, n_query=15, *, n_train_tasks=1000, n_te
     >>> train[0].X_query.shape
     (75, 8, 8)
     """
-    n_way = _check_count(n_way, "n_way")
-    k_shot = _check_count(k_shot, "k_shot")
-    n_query = _check_count(n_query, "n_query", minimum=0)
-    n_train_tasks = _check_count(n_train_tasks, "n_train_tasks")
-    n_test_tasks = _check_count(n_test_tasks, "n_test_tasks")
-    if not isinstance(images, (bool, np.bool_)):
-        raise TypeError(f"images must be a bool; got {images!r}")
     test = _check_test_classes(test_classes)
     train = np.setdiff1d(np.arange(10), test)
     for side, classes, hint in (

@@ -1,10 +1,19 @@
 """Few-shot episodes from labelled arrays."""
 
+from sklearn.utils._param_validation import validate_params
+
 from ..tasks import EpisodeSampler
+from ..tasks._params import Count
 
 __all__ = ["make_fewshot_tasks"]
 
 
+@validate_params(
+    {"X": ["array-like"], "y": ["array-like"], "n_way": [Count(1)], "k_shot": [Count(1)],
+     "n_query": [Count(0)], "n_tasks": [Count(1)], "classes": ["array-like", None],
+     "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
 def make_fewshot_tasks(X, y, n_way, k_shot, n_query, n_tasks, classes=None,
                        random_state=None):
     """Make a list of N-way K-shot classification tasks from labelled arrays.
@@ -22,7 +31,7 @@ def make_fewshot_tasks(X, y, n_way, k_shot, n_query, n_tasks, classes=None,
     k_shot : int
         Support examples per class.
     n_query : int
-        Query examples per class.
+        Query examples per class; 0 makes the tasks pools.
     n_tasks : int
         Number of tasks.
     classes : array-like, default=None

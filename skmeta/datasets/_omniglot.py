@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions, validate_params
 
 __all__ = ["load_omniglot"]
 
@@ -219,6 +220,11 @@ License: MIT, Copyright (c) 2015 Brenden Lake
 """
 
 
+@validate_params(
+    {"data_home": [str, os.PathLike, None], "split": [StrOptions(set(_SPLITS))],
+     "rotations": ["boolean"], "zips": ["array-like", None], "return_X_y": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
 def load_omniglot(data_home=None, *, split="background", rotations=False, zips=None,
                   return_X_y=False):
     """Load the Omniglot handwritten characters at 28x28 (classification).
@@ -372,11 +378,6 @@ def load_omniglot(data_home=None, *, split="background", rotations=False, zips=N
     ((40, 28, 28), array([2, 3]))
     >>> home.cleanup()
     """
-    if not isinstance(split, str) or split not in _SPLITS:
-        raise ValueError(f"split must be one of {sorted(_SPLITS)}; got {split!r}")
-    for name, value in (("rotations", rotations), ("return_X_y", return_X_y)):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool; got {value!r}")
     home = _get_data_home(data_home)
     path = home / FILENAME
     if path.is_file():

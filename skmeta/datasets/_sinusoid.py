@@ -2,9 +2,10 @@
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import validate_params
 
 from ..tasks import Task, TaskSampler
-from ..tasks._samplers import _check_count
+from ..tasks._params import Count, check_params, validate_sample
 
 __all__ = ["SinusoidTasks", "make_sinusoid_tasks"]
 
@@ -48,11 +49,17 @@ class SinusoidTasks(TaskSampler):
     phase_range = (0.0, np.pi)
     x_range = (-5.0, 5.0)
 
+    _parameter_constraints = {
+        "n_support": [Count(1)], "n_query": [Count(0)], "random_state": ["random_state"],
+    }
+
     def __init__(self, n_support=10, n_query=10, random_state=None):
-        self.n_support = _check_count(n_support, "n_support")
-        self.n_query = _check_count(n_query, "n_query", minimum=0)
+        check_params(self, self._parameter_constraints, {
+            "n_support": n_support, "n_query": n_query, "random_state": random_state})
+        self.n_support, self.n_query = int(n_support), int(n_query)
         self.random_state = random_state
 
+    @validate_sample
     def sample(self, n_tasks, random_state=None):
         """Draw ``n_tasks`` sinusoid tasks.
 
@@ -74,6 +81,7 @@ class SinusoidTasks(TaskSampler):
             return [Task(x[:k], t[:k]) for x, t in zip(X, y)]
         return [Task(x[:k], t[:k], x[k:], t[k:]) for x, t in zip(X, y)]
 
+    @validate_sample
     def sample_batch(self, n_tasks, random_state=None):
         """Draw tasks as stacked arrays, the fast path estimators use.
 
@@ -102,6 +110,7 @@ class SinusoidTasks(TaskSampler):
         k = self.n_support
         return X[:, :k], y[:, :k], X[:, k:], y[:, k:]
 
+    @validate_sample
     def sample_arrays(self, n_tasks, random_state=None):
         """Draw tasks as stacked arrays, with their amplitudes and phases.
 
@@ -122,14 +131,18 @@ class SinusoidTasks(TaskSampler):
             The parameters of each task's sinusoid.
         """
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        n = _check_count(n_tasks, "n_tasks")
-        amp = rng.uniform(*self.amplitude_range, size=n)
-        phase = rng.uniform(*self.phase_range, size=n)
-        X = rng.uniform(*self.x_range, size=(n, self.n_support + self.n_query, 1))
+        amp = rng.uniform(*self.amplitude_range, size=n_tasks)
+        phase = rng.uniform(*self.phase_range, size=n_tasks)
+        X = rng.uniform(*self.x_range, size=(n_tasks, self.n_support + self.n_query, 1))
         y = amp[:, None] * np.sin(X[..., 0] - phase[:, None])
         return X, y, amp, phase
 
 
+@validate_params(
+    {"n_tasks": [Count(1)], "n_support": [Count(1)], "n_query": [Count(0)],
+     "random_state": ["random_state"]},
+    prefer_skip_nested_validation=True,
+)
 def make_sinusoid_tasks(n_tasks, n_support=10, n_query=10, random_state=None):
     """Make a list of sinusoid regression tasks (the MAML paper's family).
 
@@ -142,7 +155,7 @@ def make_sinusoid_tasks(n_tasks, n_support=10, n_query=10, random_state=None):
     n_support : int, default=10
         Support points per task (K).
     n_query : int, default=10
-        Query points per task.
+        Query points per task; 0 makes the tasks pools.
     random_state : int, RandomState instance or None, default=None
         Controls the draw.
 

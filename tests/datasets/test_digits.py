@@ -53,7 +53,7 @@ def test_shapes(n_way, k_shot, n_query):
             assert t.X_query.shape == (n_way * n_query, 64)
             assert np.unique(t.y_query).tolist() == classes.tolist()
         else:
-            assert t.X_query.shape == (0, 64)
+            assert t.is_pool  # n_query=0: pools
 
 
 def test_images():
@@ -121,24 +121,27 @@ def test_support_and_query_do_not_overlap():
     ({"test_classes": [5.5, 6]}, r"test_classes must hold digits 0-9; got \[5.5\]"),
     ({"test_classes": ["5", 6]}, r"test_classes must hold digits 0-9; got \['5'\]"),
     ({"test_classes": []}, "test_classes must be a non-empty 1-D list"),
-    ({"test_classes": 5}, "test_classes must be a non-empty 1-D list"),
-    ({"test_classes": "56789"}, "test_classes must be a non-empty 1-D list"),
+    ({"test_classes": 5}, "'test_classes' parameter of load_digits_tasks must be an array-like"),
+    ({"test_classes": "56789"}, "'test_classes' parameter .* must be an array-like"),
     ({"test_classes": [[5, 6], [7, 8]]}, "test_classes must be a non-empty 1-D list"),
-    ({"n_way": 0}, "n_way must be an int >= 1"),
-    ({"k_shot": 0}, "k_shot must be an int >= 1"),
-    ({"n_query": -1}, "n_query must be an int >= 0"),
-    ({"n_train_tasks": 0}, "n_train_tasks must be an int >= 1"),
-    ({"n_test_tasks": 2.0}, "n_test_tasks must be an int >= 1"),
+    ({"n_way": 0}, r"'n_way' parameter of load_digits_tasks must be an int in the range \[1, inf\)"),
+    ({"k_shot": 0}, r"'k_shot' parameter of load_digits_tasks must be an int in the range \[1, inf\)"),
+    ({"n_query": -1}, r"'n_query' parameter of load_digits_tasks must be an int in the range \[0, inf\)"),
+    ({"n_train_tasks": 0}, r"'n_train_tasks' parameter of load_digits_tasks must be an int in the range \[1, inf\)"),
+    ({"n_test_tasks": 2.0}, r"'n_test_tasks' parameter of load_digits_tasks must be an int in the range \[1, inf\)"),
+    ({"n_way": True}, "'n_way' parameter of load_digits_tasks must be an int"),
+    ({"random_state": "x"}, "'random_state' parameter of load_digits_tasks"),
     ({"k_shot": 100, "n_query": 100}, r"fewer than k_shot \+ n_query = 200 examples"),
 ])
 def test_bad_arguments(kwargs, match):
-    params = {"n_train_tasks": 2, "n_test_tasks": 2, **kwargs}
+    params = {"n_train_tasks": 2, "n_test_tasks": 2, "random_state": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
-        load_digits_tasks(random_state=0, **params)
+        load_digits_tasks(**params)
 
 
 def test_images_must_be_a_bool():
-    with pytest.raises(TypeError, match="images must be a bool"):
+    with pytest.raises(TypeError, match="'images' parameter of load_digits_tasks must be an "
+                                        "instance of 'bool'"):
         load_digits_tasks(images="yes", n_train_tasks=2, n_test_tasks=2)
 
 

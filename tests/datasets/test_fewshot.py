@@ -85,11 +85,15 @@ def test_images_keep_their_shape():
     ({"n_way": 3, "classes": [0, 1]}, "n_way=3 is larger than the 2 classes available"),
     ({"k_shot": 4, "n_query": 4}, r"fewer than k_shot \+ n_query = 8"),
     ({"classes": ["x"]}, r"do not occur in y"),
-    ({"n_tasks": 0}, "n_tasks must be an int >= 1"),
-    ({"k_shot": 0}, "k_shot must be an int >= 1"),
+    ({"n_tasks": 0}, r"'n_tasks' parameter of make_fewshot_tasks must be an int in the range \[1, inf\)"),
+    ({"k_shot": 0}, r"'k_shot' parameter of make_fewshot_tasks must be an int in the range \[1, inf\)"),
+    ({"n_way": 0}, r"'n_way' parameter of make_fewshot_tasks must be an int"),
+    ({"n_query": -1}, r"'n_query' parameter of make_fewshot_tasks must be an int in the range \[0"),
+    ({"classes": 1}, r"'classes' parameter of make_fewshot_tasks must be an array-like or None"),
+    ({"random_state": 1.5}, r"'random_state' parameter of make_fewshot_tasks"),
 ])
 def test_bad_arguments(kwargs, match):
     X, y = _pool(n_classes=6, per_class=7)
-    params = {"n_way": 2, "k_shot": 1, "n_query": 1, "n_tasks": 2, **kwargs}
+    params = {"n_way": 2, "k_shot": 1, "n_query": 1, "n_tasks": 2, "random_state": 0, **kwargs}
     with pytest.raises(ValueError, match=match):
-        make_fewshot_tasks(X, y, random_state=0, **params)
+        make_fewshot_tasks(X, y, **params)

@@ -118,9 +118,10 @@ def test_unseeded_sampler_draws_fresh_tasks():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_support": 0}, "n_support must be an int >= 1"),
-    ({"n_support": 2.5}, "n_support must be an int >= 1"),
-    ({"n_query": -1}, "n_query must be an int >= 0"),
+    ({"n_support": 0}, r"'n_support' parameter of (SinusoidTasks|make_sinusoid_tasks) must be an int in the range \[1, inf\)"),
+    ({"n_support": 2.5}, r"'n_support' parameter of (SinusoidTasks|make_sinusoid_tasks) must be an int in the range \[1, inf\)"),
+    ({"n_support": True}, r"'n_support' parameter of (SinusoidTasks|make_sinusoid_tasks)"),
+    ({"n_query": -1}, r"'n_query' parameter of (SinusoidTasks|make_sinusoid_tasks) must be an int in the range \[0, inf\)"),
 ])
 def test_sinusoid_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -131,8 +132,21 @@ def test_sinusoid_bad_arguments(kwargs, match):
 
 @pytest.mark.parametrize("n_tasks", [0, -2, 2.0])
 def test_sinusoid_bad_n_tasks(n_tasks):
-    with pytest.raises(ValueError, match="n_tasks must be an int >= 1"):
+    match = r"'n_tasks' parameter of %s must be an int in the range \[1, inf\)"
+    with pytest.raises(ValueError, match=match % "make_sinusoid_tasks"):
         make_sinusoid_tasks(n_tasks, random_state=0)
+    for method in ("sample", "sample_batch", "sample_arrays"):
+        with pytest.raises(ValueError, match=match % f"SinusoidTasks.{method}"):
+            getattr(SinusoidTasks(), method)(n_tasks, random_state=0)
+
+
+def test_sinusoid_bad_random_state():
+    with pytest.raises(ValueError, match="'random_state' parameter of SinusoidTasks must be"):
+        SinusoidTasks(random_state="0")
+    with pytest.raises(ValueError, match="'random_state' parameter of make_sinusoid_tasks"):
+        make_sinusoid_tasks(2, random_state=[0])
+    with pytest.raises(ValueError, match="'random_state' parameter of SinusoidTasks.sample"):
+        SinusoidTasks().sample(2, random_state=1.0)
 
 
 def test_sample_batch_matches_sample():
