@@ -4,6 +4,7 @@ import copy
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -145,6 +146,156 @@ def _fit_score_fold(estimator, tasks, train, test, scoring):
 
 def _meta_train(estimator, tasks):
     return estimator.fit(tasks)
+
+
+# ------------------------------------------------------- evaluation strategies
+class _FitOnSupport:
+    """Plain estimators: fit a candidate on a task's support set and score its
+    query set. The unit of evaluation (and of halving) is one task."""
+
+    meta, unit = False, "task"
+
+    def __init__(self, search, tasks):
+        self.tasks = tasks
+        self.scorer = check_scoring(search.estimator, scoring=search.scoring)
+        self.unit_tasks = [np.array([t]) for t in range(len(tasks))]
+
+    def job(self, estimator, u):
+        return delayed(_fit_score_task)(estimator, self.tasks[u], self.scorer)
+
+    def halving_start(self, search, n_candidates, rng):
+        """Tasks in random order, and how many the first round takes."""
+        n_units, factor = len(self.unit_tasks), float(search.halving_factor)
+        order = rng.permutation(n_units)
+        if search.min_tasks != "auto":
+            if search.min_tasks > n_units:
+                raise ValueError(
+                    f"min_tasks={search.min_tasks} is more than the {n_units} tasks")
+            return order, search.min_tasks
+        n_rounds = 1
+        while factor ** n_rounds <= n_candidates:
+            n_rounds += 1
+        return order, max(1, int(n_units // factor ** (n_rounds - 1)))
+
+    def final(self, estimators, parallel):
+        """Unfitted clones: fitted on a new task's support set by ``adapt``."""
+        return [clone(e) for e in estimators]
+
+
+class _MetaTrainOnFolds:
+    """Meta-learners: meta-train a candidate on the training tasks of a fold of the
+    task-level cv, adapt to and score each held-out task. The unit is one fold."""
+
+    meta, unit = True, "fold"
+
+    def __init__(self, search, tasks):
+        self.tasks, self.scoring = tasks, search.scoring
+        self.folds = _task_folds(search.cv, tasks)
+        self.unit_tasks = [test for _, test in self.folds]
+
+    def job(self, estimator, u):
+        return delayed(_fit_score_fold)(estimator, self.tasks, *self.folds[u], self.scoring)
+
+    def halving_start(self, search, n_candidates, rng):
+        """Folds in order, the first round on one."""
+        return np.arange(len(self.unit_tasks)), 1
+
+    def final(self, estimators, parallel):
+        """Each meta-trained on all the tasks."""
+        return parallel(delayed(_meta_train)(clone(e), self.tasks) for e in estimators)
+
+
+def _task_folds(cv, tasks):
+    """The folds of a task-level ``cv``; every task held out at least once."""
+    splitter = TaskKFold(n_splits=cv) if isinstance(cv, Integral) else cv
+    splits = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(tasks)]
+    if not splits:
+        raise ValueError(f"cv={cv!r} yields no split of the tasks")
+    for k, (train, test) in enumerate(splits):
+        if len(train) == 0 or len(test) == 0:
+            raise ValueError(f"split {k} has {len(train)} training and {len(test)} "
+                             "held-out tasks; both need at least one")
+    never = np.setdiff1d(np.arange(len(tasks)), np.concatenate([te for _, te in splits]))
+    if len(never):
+        raise ValueError(
+            f"cv={cv!r} never holds out tasks {never.tolist()}; every task needs "
+            "a held-out score (use TaskKFold)")
+    return splits
+
+
+def _halving_rounds(n_candidates, n_units, first, factor):
+    """Successive halving as a schedule: (candidates kept, units) per round.
+
+    Each round keeps ``1 / factor`` of the candidates and takes ``factor``
+    times the units; a round with no room for another (or one candidate)
+    takes all units, and the last round is the one with all of them.
+    """
+    rounds, keep, n = [], n_candidates, first
+    while True:
+        n = min(n, n_units)
+        rounds.append((keep, n))
+        if n >= n_units:
+            return rounds
+        keep = max(1, int(np.ceil(keep / factor)))
+        n = int(np.ceil(n * factor))
+        if keep == 1 or n * factor > n_units:
+            n = n_units
+
+
+class _Evaluations:
+    """The (candidate, unit) scores so far; calling it evaluates candidates.
+
+    ``evaluations(candidates, units)`` runs the pairs not yet done through
+    ``strategy`` and returns each candidate's mean score over the tasks of
+    ``units``; ``scores()`` is the (candidates x tasks) matrix (mean over the
+    times a task was held out; NaN where never evaluated).
+    """
+
+    def __init__(self, strategy, estimators, n_tasks, parallel, verbose=False):
+        self.strategy, self.estimators, self.parallel = strategy, estimators, parallel
+        self.verbose, self.rounds = verbose, 0
+        self.sums = np.zeros((len(estimators), n_tasks))
+        self.counts = np.zeros((len(estimators), n_tasks), dtype=int)
+        self.done = np.zeros((len(estimators), len(strategy.unit_tasks)), dtype=bool)
+        self.fit_times = [[] for _ in estimators]
+        self.failures = []
+
+    def __call__(self, candidates, units):
+        pairs = [(c, u) for c in candidates for u in units if not self.done[c, u]]
+        out = self.parallel(self.strategy.job(clone(self.estimators[c]), u) for c, u in pairs)
+        unit_tasks = self.strategy.unit_tasks
+        for (c, u), (scores, fit_time, exc) in zip(pairs, out):
+            self.sums[c, unit_tasks[u]] += scores
+            self.counts[c, unit_tasks[u]] += 1
+            self.fit_times[c].append(fit_time)
+            self.done[c, u] = True
+            if exc is not None:
+                self.failures.append((c, u, exc))
+        if self.verbose:
+            print(f"[MetaHyperparamSearch] round {self.rounds}: {len(candidates)} candidates "
+                  f"on {len(units)} {self.strategy.unit}s, {len(pairs)} fits")
+        self.rounds += 1
+        covered = np.unique(np.concatenate([unit_tasks[u] for u in units]))
+        return (self.sums[candidates][:, covered]
+                / self.counts[candidates][:, covered]).mean(axis=1)
+
+    def scores(self):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.counts > 0, self.sums / np.maximum(self.counts, 1), np.nan)
+
+    def report_failures(self, candidates):
+        """A FitFailedWarning for failed fits (scored NaN); an error if all failed."""
+        if not self.failures:
+            return
+        n_fits = int(self.done.sum())
+        c, u, exc = self.failures[0]
+        msg = (f"candidate {c} {candidates[c]} on {self.strategy.unit} {u}: "
+               f"{type(exc).__name__}: {exc}")
+        if len(self.failures) == n_fits:
+            raise ValueError(f"all {n_fits} fits failed; the first: {msg}") from exc
+        warnings.warn(
+            f"{len(self.failures)} of {n_fits} fits failed and are scored NaN (the worst); "
+            f"the first: {msg}", FitFailedWarning)
 
 
 def _chosen_has(attr):
@@ -386,11 +537,7 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         self : MetaHyperparamSearch
             The fitted search.
         """
-        if (self.param_grid is None) == (self.param_distributions is None):
-            given = "both" if self.param_grid is not None else "neither"
-            raise ValueError(
-                "MetaHyperparamSearch takes exactly one of param_grid and "
-                f"param_distributions; got {given}")
+        self._check_param_space()
         classifier = is_classifier(self.estimator)
         rng = check_random_state(self.random_state)
         for attr in ("chosen_index_", "chosen_params_", "chosen_estimator_",
@@ -471,6 +618,24 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
             out.append(t)
         return out
 
+    def _check_param_space(self):
+        """Exactly one of param_grid and param_distributions, with something to search."""
+        if (self.param_grid is None) == (self.param_distributions is None):
+            given = "both" if self.param_grid is not None else "neither"
+            raise ValueError(
+                "MetaHyperparamSearch takes exactly one of param_grid and "
+                f"param_distributions; got {given}")
+        name = "param_grid" if self.param_grid is not None else "param_distributions"
+        space = getattr(self, name)
+        dicts = [space] if isinstance(space, Mapping) else list(space)
+        if not any(dicts):
+            raise ValueError(f"{name}={space!r} is empty: it has no candidate to search; "
+                             "give at least one parameter name with values")
+        for d in dicts:
+            for key, values in (d.items() if isinstance(d, Mapping) else ()):
+                if not hasattr(values, "rvs") and hasattr(values, "__len__") and not len(values):
+                    raise ValueError(f"{name} has no value for {key!r}; give at least one")
+
     def _candidates(self, rng):
         if self.param_grid is not None:
             return list(ParameterGrid(self.param_grid))
@@ -487,89 +652,68 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
                  if (k == "random_state" or k.endswith("__random_state")) and v is None}
         return est.set_params(**unset) if unset else est
 
+    @staticmethod
+    def _candidate_estimators(base, candidates):
+        """One estimator per candidate; an unknown parameter name fails here, before
+        any fit (skmeta estimators store unknown names in set_params, as ``module__*``)."""
+        estimators = []
+        for params in candidates:
+            est = clone(base).set_params(**params)  # scikit-learn's own check first
+            valid = est.get_params(deep=True)
+            unknown = [name for name in params if name not in valid]
+            if unknown:
+                raise ValueError(
+                    f"Invalid parameter {unknown[0]!r} for estimator "
+                    f"{type(base).__name__} in candidate {params}. Valid parameters are: "
+                    f"{sorted(valid)}.")
+            estimators.append(est)
+        return estimators
+
     def _search(self, tasks, classifier, rng):
-        meta = self._is_meta()
         candidates = self._candidates(rng)
-        if not candidates:
-            raise ValueError("the parameter grid has no candidate")
-        base = self._seeded(rng)
-        # an unknown parameter name fails here, before any fit
-        ests = [clone(base).set_params(**params) for params in candidates]
-        n_cand, n_tasks = len(candidates), len(tasks)
+        estimators = self._candidate_estimators(self._seeded(rng), candidates)
+        strategy = (_MetaTrainOnFolds if self._is_meta() else _FitOnSupport)(self, tasks)
+        schedule = self._schedule(strategy, len(candidates), rng)
         parallel = Parallel(n_jobs=self.n_jobs, verbose=self.verbose)
-        if meta:
-            units = self._folds(tasks)
-            unit_tasks = [np.asarray(test) for _, test in units]
-        else:
-            scorer = check_scoring(self.estimator, scoring=self.scoring)
-            unit_tasks = [np.array([t]) for t in range(n_tasks)]
-        n_units = len(unit_tasks)
-        factor = float(self.halving_factor)
+        evaluate_candidates = _Evaluations(strategy, estimators, len(tasks), parallel,
+                                           verbose=self.verbose and self.halving)
+        self._run_search(evaluate_candidates, schedule)
+        evaluate_candidates.report_failures(candidates)
+        self._store_results(candidates, evaluate_candidates)
+        self.portfolio_estimators_ = strategy.final(
+            [estimators[i] for i in self.portfolio_indices_], parallel)
+        self._meta = strategy.meta
+
+    def _schedule(self, strategy, n_candidates, rng):
+        """Rounds of (candidates kept, units to evaluate them on): one round of every
+        candidate on every unit, or successive halving."""
+        n_units = len(strategy.unit_tasks)
         if not self.halving:
-            order, first = np.arange(n_units), n_units
-        elif meta:
-            order, first = np.arange(n_units), 1
-        else:
-            order = rng.permutation(n_units)
-            if self.min_tasks == "auto":
-                n_rounds = 1
-                while factor ** n_rounds <= n_cand:
-                    n_rounds += 1
-                first = max(1, int(n_units // factor ** (n_rounds - 1)))
-            else:
-                if self.min_tasks > n_units:
-                    raise ValueError(
-                        f"min_tasks={self.min_tasks} is more than the {n_units} tasks")
-                first = self.min_tasks
+            return [(n_candidates, np.arange(n_units))]
+        order, first = strategy.halving_start(self, n_candidates, rng)
+        rounds = _halving_rounds(n_candidates, n_units, first, float(self.halving_factor))
+        return [(keep, order[:n]) for keep, n in rounds]
 
-        sums = np.zeros((n_cand, n_tasks))
-        counts = np.zeros((n_cand, n_tasks), dtype=int)
-        done = np.zeros((n_cand, n_units), dtype=bool)
-        fit_times = [[] for _ in range(n_cand)]
-        failures = []
-        alive, n, rnd = np.arange(n_cand), first, 0
-        while True:
-            n = min(n, n_units)
-            pairs = [(c, u) for c in alive for u in order[:n] if not done[c, u]]
-            if meta:
-                out = parallel(delayed(_fit_score_fold)(clone(ests[c]), tasks, *units[u],
-                                                        self.scoring) for c, u in pairs)
-            else:
-                out = parallel(delayed(_fit_score_task)(clone(ests[c]), tasks[u], scorer)
-                               for c, u in pairs)
-            for (c, u), (scores, fit_time, exc) in zip(pairs, out):
-                sums[c, unit_tasks[u]] += scores
-                counts[c, unit_tasks[u]] += 1
-                fit_times[c].append(fit_time)
-                done[c, u] = True
-                if exc is not None:
-                    failures.append((c, u, exc))
-            if self.verbose and self.halving:
-                print(f"[MetaHyperparamSearch] round {rnd}: {len(alive)} candidates on "
-                      f"{n} {'folds' if meta else 'tasks'}, {len(pairs)} fits")
-            if n >= n_units:
-                break
-            covered = np.unique(np.concatenate([unit_tasks[u] for u in order[:n]]))
-            means = (sums[alive][:, covered] / counts[alive][:, covered]).mean(axis=1)
-            keep = max(1, int(np.ceil(len(alive) / factor)))
-            alive = alive[np.argsort(-np.nan_to_num(means, nan=-np.inf),
-                                     kind="stable")[:keep]]
-            n = int(np.ceil(n * factor))
-            if len(alive) == 1 or n * factor > n_units:  # no room for another round
-                n = n_units
-            rnd += 1
-        self._report_failures(failures, candidates, meta, int(done.sum()))
+    @staticmethod
+    def _run_search(evaluate_candidates, schedule):
+        """Propose candidates round by round: all of them first, then the ``keep``
+        best by mean score (over the tasks evaluated) of the previous round."""
+        alive = np.arange(schedule[0][0])
+        for keep, units in schedule:
+            if keep < len(alive):
+                best = np.argsort(-np.nan_to_num(means, nan=-np.inf), kind="stable")
+                alive = alive[best[:keep]]
+            means = evaluate_candidates(alive, units)
 
-        with np.errstate(invalid="ignore", divide="ignore"):
-            S = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-        complete = done.all(axis=1)
-        evaluated = counts > 0
-        mean_score = np.array([S[c, evaluated[c]].mean() for c in range(n_cand)])
-        std_score = np.array([S[c, evaluated[c]].std() for c in range(n_cand)])
+    def _store_results(self, candidates, evaluations):
+        S = evaluations.scores()
+        complete = evaluations.done.all(axis=1)
+        evaluated = evaluations.counts > 0
+        mean_score = np.array([S[c, evaluated[c]].mean() for c in range(len(S))])
+        std_score = np.array([S[c, evaluated[c]].std() for c in range(len(S))])
         n_evaluated = evaluated.sum(axis=1)
         mean_rank = _mean_task_rank(S, complete)
-        order_, ranks = _ranking(mean_rank, mean_score, n_evaluated, complete)
-
+        order, ranks = _ranking(mean_rank, mean_score, n_evaluated, complete)
         self.task_scores_ = S
         self.cv_results_ = {
             "params": candidates,
@@ -579,52 +723,14 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
             "rank_test_score": ranks,
             "mean_task_rank": mean_rank,
             "n_tasks": n_evaluated,
-            "mean_fit_time": np.array([np.mean(f) for f in fit_times]),
+            "mean_fit_time": np.array([np.mean(f) for f in evaluations.fit_times]),
         }
-        self.best_index_ = int(order_[0])
+        self.best_index_ = int(order[0])
         self.best_params_ = candidates[self.best_index_]
         self.best_score_ = float(mean_score[self.best_index_])
         self.portfolio_indices_ = _greedy_portfolio(
             S, self.portfolio_size, start=self.best_index_, candidates=np.flatnonzero(complete))
         self.portfolio_ = [candidates[i] for i in self.portfolio_indices_]
-        if meta:
-            self.portfolio_estimators_ = parallel(
-                delayed(_meta_train)(clone(ests[i]), tasks) for i in self.portfolio_indices_)
-        else:
-            self.portfolio_estimators_ = [clone(ests[i]) for i in self.portfolio_indices_]
-        self._meta = meta
-
-    def _folds(self, tasks):
-        cv = self.cv
-        if isinstance(cv, Integral) and not isinstance(cv, bool):
-            cv = TaskKFold(n_splits=cv)
-        splits = [(np.asarray(tr), np.asarray(te)) for tr, te in cv.split(tasks)]
-        if not splits:
-            raise ValueError(f"cv={self.cv!r} yields no split of the tasks")
-        for k, (train, test) in enumerate(splits):
-            if len(train) == 0 or len(test) == 0:
-                raise ValueError(f"split {k} has {len(train)} training and {len(test)} "
-                                 "held-out tasks; both need at least one")
-        never = np.setdiff1d(np.arange(len(tasks)), np.concatenate([te for _, te in splits]))
-        if len(never):
-            raise ValueError(
-                f"cv={self.cv!r} never holds out tasks {never.tolist()}; every task needs "
-                "a held-out score (use TaskKFold)")
-        return splits
-
-    @staticmethod
-    def _report_failures(failures, candidates, meta, n_fits):
-        if not failures:
-            return
-        c, u, exc = failures[0]
-        where = f"fold {u}" if meta else f"task {u}"
-        msg = (f"candidate {c} {candidates[c]} on {where}: "
-               f"{type(exc).__name__}: {exc}")
-        if len(failures) == n_fits:
-            raise ValueError(f"all {n_fits} fits failed; the first: {msg}") from exc
-        warnings.warn(
-            f"{len(failures)} of {n_fits} fits failed and are scored NaN (the worst); "
-            f"the first: {msg}", FitFailedWarning)
 
     # ------------------------------------------------------------ adaptation
     def _support_cv(self, y, classifier):
