@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from scipy.special import softmax
 from skorch.history import History
-from torch.func import vmap
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -22,18 +21,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._torch._batches import ListSource, SamplerSource, TaskBank
-from ._torch._engine import detach_tree, make_optimizer, maybe_compile, train
+from ._torch._engine import detach_tree, make_optimizer, train
+from ._torch._evaluate import eval_function, task_outputs
 from ._torch._functional import FunctionalModel
-from ._torch._networks import build_module
-from ._torch._utils import as_tensor, resolve_device, seeded, to_numpy
+from ._torch._networks import build_seeded
+from ._torch._utils import as_tensor, resolve_device, to_numpy
 from .tasks import (EpisodeSampler, SubsetSampler, Task, TaskSampler, check_task_batch,
                     check_tasks)
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
-
-#: Meta-iterations from which ``compile="auto"`` compiles the outer gradient.
-COMPILE_AUTO_MIN_ITER = 10_000
-
 
 #: Constraints shared by the classifiers' extra parameters.
 CLASSIFIER_CONSTRAINTS = {
@@ -85,18 +81,37 @@ class BaseMetaEstimator(BaseEstimator):
     # ---------------------------------------------------------------- params
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
-        params.update({k: v for k, v in vars(self).items() if k.startswith("module__")})
+        # module__* parameters, and any unknown keyword given to __init__, so
+        # that clone keeps it and fit rejects it by name
+        params.update({k: v for k, v in vars(self).items() if k in self._extra_names()})
         return params
 
     def set_params(self, **params):
-        # module__* keys are routed to the module; other unknown keys are stored
-        # like __init__ stores them, and fit rejects them with a clear error
-        known = set(self._get_param_names())
-        routed = {k: params.pop(k) for k in list(params)
-                  if k.startswith("module__") or ("__" not in k and k not in known)}
+        """Set parameters; ``module__*`` ones are routed to the module.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator
+
+        Raises
+        ------
+        ValueError
+            For a name that is neither a parameter nor ``module__*``.
+        """
+        routed = {k: params.pop(k) for k in list(params) if k.startswith("module__")}
         for key, value in routed.items():
             setattr(self, key, value)
-        return super().set_params(**params)
+        return super().set_params(**params)  # raises ValueError on unknown names
+
+    def _extra_names(self):
+        """Stored keywords that are not ``__init__`` parameters (``module__*``, typos)."""
+        known = set(self._get_param_names())
+        return [k for k in vars(self) if not (k in known or k.startswith("_") or k.endswith("_"))]
 
     def _module_kwargs(self):
         return {k[len("module__"):]: v for k, v in vars(self).items()
@@ -168,16 +183,14 @@ class BaseMetaEstimator(BaseEstimator):
 
     def _reset(self):
         for attr in ("meta_params_", "module_", "optimizer_", "adapted_", "classes_",
-                     "_eval_cache"):
+                     "_eval_cache", "_shares_meta_state"):
             if hasattr(self, attr):
                 delattr(self, attr)
         self.n_iter_ = 0
         self.history_ = History()
 
     def _check_unknown_params(self):
-        known = set(self._get_param_names())
-        unknown = [k for k in vars(self) if not (k in known or k.startswith(("_", "module__"))
-                                                 or k.endswith("_"))]
+        unknown = [k for k in self._extra_names() if not k.startswith("module__")]
         if unknown:
             raise TypeError(
                 f"{type(self).__name__} got unknown parameters {sorted(unknown)}; only "
@@ -193,41 +206,50 @@ class BaseMetaEstimator(BaseEstimator):
         if self.validation_fraction is not None:
             tasks, valid = self._split_validation(tasks, rng)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        with seeded(seed, device):
-            if not self.__sklearn_is_fitted__():
-                self._initialize(tasks, device)
-            self.device_ = device
-            source = self._source(tasks, rng)
-            if valid is not None:
-                valid = ListSource(valid, self._encode, device, 1, rng, self._splitter).all()
-            use_compile = (self.compile is True
-                           or (self.compile == "auto" and n_iter >= COMPILE_AUTO_MIN_ITER))
-            # on divergence, train raises with meta_params_ at the last good values
-            train(self, self._step(), self.meta_params_, self.optimizer_, source,
-                  n_iter, valid=valid, eval_every=self.eval_every,
-                  callbacks=self._callbacks(), verbose=self.verbose, compile=use_compile)
-            if data is not None:
-                self._adapt_in_place(*data)
+        if not self.__sklearn_is_fitted__():
+            self._initialize(tasks, device, seed)
+        else:
+            self._own_meta_state()
+        self.device_ = device
+        source = self._source(tasks, rng)
+        if valid is not None:
+            valid = ListSource(valid, self._encode, device, 1, rng, self._splitter).all()
+        # on divergence, train raises with meta_params_ at the last good values
+        train(self, self._step(), self.meta_params_, self.optimizer_, source,
+              n_iter, valid=valid, eval_every=self.eval_every,
+              callbacks=self._callbacks(), verbose=self.verbose, compile=self.compile)
+        if data is not None:
+            self._adapt_in_place(*data)
         return self
+
+    def _own_meta_state(self):
+        """Copy-on-write: an estimator returned by :meth:`adapt` shares the
+        meta-learned state of its parent; before it trains, it takes copies,
+        so nothing done to it changes the parent."""
+        if not self.__dict__.pop("_shares_meta_state", False):
+            return
+        self.meta_params_ = detach_tree(self.meta_params_, copy=True)
+        opt = self._make_optimizer(self.meta_params_)
+        opt.load_state_dict(copy.deepcopy(self.optimizer_.state_dict()))
+        self.optimizer_ = opt
+        self.history_ = History([dict(row) for row in self.history_])
 
     def _callbacks(self):
         return [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
 
-    def _initialize(self, tasks, device):
+    def _initialize(self, tasks, device, seed):
         first = tasks[0] if isinstance(tasks, list) else tasks.sample(1, 0)[0]
         example = torch.as_tensor(np.asarray(first.X_support[:2], dtype=np.float32))
-        out = self._output_size(first)
-        module = self.module
-        if isinstance(module, torch.nn.Module):
-            module = copy.deepcopy(module)
-        module = build_module(module, self._module_kwargs(), int(np.prod(example.shape[1:])),
-                              out, self.hidden_layer_sizes, tuple(example.shape[1:]))
-        module.to(device)
+        module = build_seeded(self.module, self._module_kwargs(),
+                              int(np.prod(example.shape[1:])), self._output_size(first),
+                              self.hidden_layer_sizes, tuple(example.shape[1:]), device, seed)
         self.module_ = module
         with torch.no_grad():  # fails early on a module that does not fit the data
             self._embed_size_ = int(np.prod(module(example.to(device)).shape[1:]))
         model = FunctionalModel(module, self._classifier, self._head_init())
-        self.meta_params_ = self._make_step(model).init_params(model.initial_weights())
+        generator = torch.Generator(device=device).manual_seed(seed + 1)
+        self.meta_params_ = self._make_step(model).init_params(model.initial_weights(),
+                                                               generator)
         self.optimizer_ = self._make_optimizer(self.meta_params_)
 
     def _make_optimizer(self, theta):
@@ -313,9 +335,10 @@ class BaseMetaEstimator(BaseEstimator):
         return task.split(k, rng, stratify=self._classifier)
 
     def _source(self, tasks, rng):
+        buckets = self.compile is not False  # compiled graphs specialise on shapes
         if isinstance(tasks, list):
             return ListSource(tasks, self._encode, self.device_, self.meta_batch_size,
-                              rng, self._splitter)
+                              rng, self._splitter, buckets)
         n_features = tuple(self._input_shape_)
 
         def check(ts):
@@ -326,7 +349,8 @@ class BaseMetaEstimator(BaseEstimator):
 
         return SamplerSource(tasks, check, self._encode, self.device_,
                              self.meta_batch_size, rng, self._splitter,
-                             check_batch=None if self._classifier else check_batch)
+                             check_batch=None if self._classifier else check_batch,
+                             buckets=buckets)
 
     def _split_validation(self, tasks, rng):
         if not isinstance(tasks, list):
@@ -379,8 +403,9 @@ class BaseMetaEstimator(BaseEstimator):
         """
         check_is_fitted(self)
         X, y = self._validate_arrays(X_support, y_support, reset=False)
-        new = type(self).__new__(type(self))  # shallow: shares the meta-learned state
-        new.__dict__.update(self.__dict__)
+        new = type(self).__new__(type(self))  # shallow: shares the meta-learned state,
+        new.__dict__.update(self.__dict__)      # copied before it could change (below)
+        new._shares_meta_state = self._shares_meta_state = True
         new._adapt_in_place(X, y)
         return new
 
@@ -403,52 +428,19 @@ class BaseMetaEstimator(BaseEstimator):
         tasks = check_tasks(tasks, classifier=self._classifier,
                             n_features=tuple(self._input_shape_), require_query=True)
         mixin = MetaClassifierMixin if self._classifier else MetaRegressorMixin
-        bank = TaskBank(tasks, mixin._encode, self.device_)
-        theta = detach_tree(self.meta_params_)
+        compiled = self.compile is True
+        bank = TaskBank(tasks, mixin._encode, self.device_, buckets=compiled)
         if batch_size == "auto":
             batch_size = 1 if self.device_.type == "cpu" else 64
-        outputs = [None] * len(tasks)
-        with torch.no_grad(), seeded(0, self.device_):
-            for g, (Xs, ys, Xq, _, n_way) in enumerate(bank.groups):
-                fn = self._eval_function(n_way, batched=batch_size > 1)
-                members = np.flatnonzero(bank.group_of == g)
-                for start in range(0, len(members), batch_size):
-                    sl = slice(start, start + batch_size)
-                    xs, ys_, xq = Xs[sl], ys[sl], Xq[sl]
-                    n = len(xs)
-                    if self.compile is True and len(members) > batch_size:
-                        # pad the last chunk: one shape, one compilation
-                        pad = torch.zeros(batch_size - n, dtype=torch.long, device=xs.device)
-                        xs, ys_, xq = (torch.cat([t, t[pad]]) for t in (xs, ys_, xq))
-                    out = fn(theta, xs, ys_, xq)[:n]
-                    for i, o in zip(members[sl], to_numpy(out).astype(np.float64)):
-                        outputs[i] = o
-        return outputs
-
-    def _eval_function(self, n_way, batched=True):
-        """``f(theta, Xs, ys, Xq)``: adapt-then-predict over stacked tasks (vmapped,
-        or one task when not ``batched``), compiled with ``compile=True`` and
-        kept (per module, classes, steps) for reuse."""
-        steps = self._adapt_steps()
-        key = (id(self.module_), n_way, steps, self.compile is True, batched)
+        key = (id(self.module_), self._adapt_steps(), compiled)
         cache = self.__dict__.setdefault("_eval_cache", {})
         if key not in cache:
-            step = self._step()
-
-            def one(theta, xs, ys, xq):
-                return step.predict_task(theta, xs, ys, xq, n_way, steps)
-
-            if batched:
-                fn = vmap(one, in_dims=(None, 0, 0, 0), randomness="different")
-            else:
-                def fn(theta, xs, ys, xq):
-                    return one(theta, xs[0], ys[0], xq[0])[None]
-            cache[key] = maybe_compile(fn) if self.compile is True else fn
-        return cache[key]
+            cache[key] = eval_function(self._step(), compiled)
+        return task_outputs(cache[key], detach_tree(self.meta_params_), bank, batch_size,
+                            compiled)
 
     def _adapt_in_place(self, X, y):
-        with seeded(0, self.device_):
-            self.adapted_ = self._adapt_weights(X, y)
+        self.adapted_ = self._adapt_weights(X, y)
 
     # ------------------------------------------------------- few-shot score
     def _fewshot_score(self, X, y, groups, sample_weight):

@@ -1,21 +1,71 @@
-"""Tasks as stacked tensors: banks of equal-shape groups, and task sources.
+"""Tasks as stacked tensors: padded task banks, meta-batches, and task sources.
 
-A *group* is a tuple ``(Xs, ys, Xq, yq, n_way)`` of tensors stacked over
-tasks of identical shapes, so one ``vmap`` call serves the whole group. A
-meta-batch is a list of groups: one group when every task has the same
-shape, several otherwise (the engine loops over them).
+A meta-batch is one :class:`Episodes`: the support and query sets of its
+tasks stacked on a leading task axis, so one ``vmap`` call (and one compiled
+graph) serves it. Tasks of equal shapes stack as they are. Tasks of unequal
+sizes (the normal case for real grouped data) are padded to a common shape,
+with row masks ``ms``/``mq`` that every loss, class mean, batch-norm
+statistic and inner gradient respects; when compiling, the padded sizes are
+rounded up to a few bucket sizes so that one fit sees a handful of shapes.
+Classification tasks with fewer classes than the meta-batch's widest are
+padded with empty classes, which the heads mask out.
 """
 
-from collections import defaultdict
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 
-__all__ = ["TaskBank", "ListSource", "SamplerSource"]
+__all__ = ["Episodes", "TaskBank", "ListSource", "SamplerSource", "bucket"]
+
+
+class Episodes(NamedTuple):
+    """Tasks stacked over a leading axis: what the engine vmaps over.
+
+    ``xs``/``xq`` are inputs ``(n_tasks, rows, ...)``, ``ys``/``yq`` targets
+    (class positions for classifiers, 2-D floats for regression), ``n_way``
+    the (padded) number of classes, and ``ms``/``mq`` float row masks
+    ``(n_tasks, rows)`` where tasks were padded, else ``None``.
+    """
+
+    xs: torch.Tensor
+    ys: torch.Tensor
+    xq: torch.Tensor
+    yq: torch.Tensor
+    n_way: int
+    ms: Optional[torch.Tensor] = None
+    mq: Optional[torch.Tensor] = None
+
+    @property
+    def n_tasks(self):
+        return self.xs.shape[0]
+
+    @property
+    def padded(self):
+        return self.ms is not None
+
+    def tensors(self):
+        """The per-task tensors, in the order of the step functions' arguments."""
+        return (self.xs, self.ys, self.xq, self.yq) + ((self.ms, self.mq) if self.padded else ())
+
+    def map(self, fn):
+        """The same episodes with ``fn`` applied to every tensor."""
+        return self._replace(**{k: fn(getattr(self, k)) for k in ("xs", "ys", "xq", "yq", "ms", "mq")
+                                if getattr(self, k) is not None})
+
+
+_LADDER = np.array(sorted({int(b) for k in range(0, 20)
+                           for b in (2 ** k, 3 * 2 ** k // 2) if b >= 1}))
+
+
+def bucket(n):
+    """``n`` rounded up to the next of 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (at most
+    1.5x), so padded shapes take few distinct values."""
+    return int(_LADDER[np.searchsorted(_LADDER, n)])
 
 
 class TaskBank:
-    """Tasks with query sets, grouped by shape and stacked on a device.
+    """Tasks with query sets, stacked (and padded where sizes differ) on a device.
 
     Parameters
     ----------
@@ -26,39 +76,39 @@ class TaskBank:
         regression tasks as 2-D floats, class positions for classifiers).
     device : torch.device
         Where the tensors live.
+    buckets : bool, default=False
+        Round padded sizes up with :func:`bucket` (for compiled functions,
+        which specialise on shapes).
     """
 
-    def __init__(self, tasks, encode, device):
-        members = defaultdict(list)
-        encoded = []
-        for i, t in enumerate(tasks):
-            ys, yq, n_way = encode(t)
-            encoded.append((ys, yq))
-            key = (t.X_support.shape, t.X_query.shape, ys.shape, yq.shape, n_way)
-            members[key].append(i)
-        self.groups = []
-        self.group_of = np.empty(len(tasks), dtype=np.int64)
-        self.pos = np.empty(len(tasks), dtype=np.int64)
-        for g, (key, idx) in enumerate(members.items()):
-            self.group_of[idx] = g
-            self.pos[idx] = np.arange(len(idx))
-            ydtype = torch.int64 if key[4] else torch.float32
+    def __init__(self, tasks, encode, device, buckets=False):
+        self.device, self.buckets = device, buckets
+        if not tasks:
+            return
+        encoded = [encode(t) for t in tasks]
+        self.ns = np.array([len(t.X_support) for t in tasks])
+        self.nq = np.array([len(t.X_query) for t in tasks])
+        self.n_way = np.array([e[2] for e in encoded])
+        classifier = bool(self.n_way[0])
+        ydtype = torch.int64 if classifier else torch.float32
 
-            def stack(arrays, dtype):
-                return torch.as_tensor(np.stack(arrays), dtype=dtype).to(device)
+        def stack(arrays, lengths, dtype):
+            width = self._width(lengths)
+            first = np.asarray(arrays[0])
+            out = np.zeros((len(arrays), width) + first.shape[1:],
+                           dtype=np.int64 if dtype == torch.int64 else np.float32)
+            for i, a in enumerate(arrays):
+                out[i, :len(a)] = a
+            return torch.as_tensor(out).to(device)
 
-            self.groups.append((
-                stack([tasks[i].X_support for i in idx], torch.float32),
-                stack([encoded[i][0] for i in idx], ydtype),
-                stack([tasks[i].X_query for i in idx], torch.float32),
-                stack([encoded[i][1] for i in idx], ydtype),
-                key[4],
-            ))
-        self.device = device
+        self.Xs = stack([t.X_support for t in tasks], self.ns, torch.float32)
+        self.Xq = stack([t.X_query for t in tasks], self.nq, torch.float32)
+        self.Ys = stack([e[0] for e in encoded], self.ns, ydtype)
+        self.Yq = stack([e[1] for e in encoded], self.nq, ydtype)
 
     @classmethod
     def stacked(cls, Xs, ys, Xq, yq, device):
-        """A one-group bank of regression tasks already stacked over tasks."""
+        """A bank of equal-size regression tasks already stacked over tasks."""
         bank = cls([], None, device)
 
         def tensor(a, targets=False):
@@ -67,25 +117,49 @@ class TaskBank:
                 a = a[..., None]
             return torch.as_tensor(a).to(device)
 
-        bank.groups = [(tensor(Xs), tensor(ys, True), tensor(Xq), tensor(yq, True), 0)]
-        bank.group_of = np.zeros(len(Xs), dtype=np.int64)
-        bank.pos = np.arange(len(Xs))
+        bank.Xs, bank.Ys, bank.Xq, bank.Yq = tensor(Xs), tensor(ys, True), tensor(Xq), tensor(yq, True)
+        n = len(bank.Xs)
+        bank.ns = np.full(n, bank.Xs.shape[1])
+        bank.nq = np.full(n, bank.Xq.shape[1])
+        bank.n_way = np.zeros(n, dtype=np.int64)
         return bank
 
     def __len__(self):
-        return len(self.group_of)
+        return len(self.ns)
 
-    def take(self, idx):
-        """The groups holding tasks ``idx``."""
-        if len(self.groups) == 1 and len(idx) == len(self):
-            return self.groups
-        out = []
-        gid = self.group_of[idx]
-        for g in np.unique(gid):
-            sel = torch.as_tensor(self.pos[idx[gid == g]], device=self.device)
-            *tensors, n_way = self.groups[g]
-            out.append(tuple(t.index_select(0, sel) for t in tensors) + (n_way,))
-        return out
+    def _width(self, lengths):
+        n = int(lengths.max())
+        return bucket(n) if self.buckets and lengths.min() != n else n
+
+    def take(self, idx=None):
+        """The tasks ``idx`` (all by default) as one :class:`Episodes`, padded
+        to the largest of them (bucketed), with masks only where needed."""
+        if idx is None:
+            idx = np.arange(len(self))
+        idx = np.asarray(idx)
+        ns, nq, n_way = self.ns[idx], self.nq[idx], self.n_way[idx]
+        sel = torch.as_tensor(idx, device=self.device)
+        full = len(idx) == len(self) and (idx == np.arange(len(self))).all()
+
+        def rows(t, lengths):
+            t = t if full else t.index_select(0, sel)
+            return t[:, :self._width(lengths)]
+
+        ep = Episodes(rows(self.Xs, ns), rows(self.Ys, ns), rows(self.Xq, nq),
+                      rows(self.Yq, nq), int(n_way.max()))
+        if ns.min() == ep.xs.shape[1] and nq.min() == ep.xq.shape[1]:
+            return ep  # no row padding (empty classes are masked by the heads)
+
+        def mask(lengths, width):
+            m = np.arange(width)[None] < lengths[:, None]
+            return torch.as_tensor(m, dtype=torch.float32, device=self.device)
+
+        return ep._replace(ms=mask(ns, ep.xs.shape[1]), mq=mask(nq, ep.xq.shape[1]))
+
+    def unpad(self, i, out):
+        """Task ``i``'s query outputs without padded rows and classes."""
+        out = out[:self.nq[i]]
+        return out[:, :self.n_way[i]] if self.n_way[i] else out
 
 
 class ListSource:
@@ -95,12 +169,12 @@ class ListSource:
     drawn, with ``split(task, rng)``.
     """
 
-    def __init__(self, tasks, encode, device, batch_size, rng, split):
+    def __init__(self, tasks, encode, device, batch_size, rng, split, buckets=False):
         self.tasks, self.encode, self.device = tasks, encode, device
         self.batch_size = min(batch_size, len(tasks))
-        self.rng, self.split = rng, split
+        self.rng, self.split, self.buckets = rng, split, buckets
         self.has_pools = any(t.is_pool for t in tasks)
-        self.bank = None if self.has_pools else TaskBank(tasks, encode, device)
+        self.bank = None if self.has_pools else TaskBank(tasks, encode, device, buckets)
         self._order, self._cursor = None, len(tasks)
 
     def _next_indices(self):
@@ -116,14 +190,14 @@ class ListSource:
         if self.bank is not None:
             return self.bank.take(idx)
         tasks = [self.split(self.tasks[i], self.rng) for i in idx]
-        return TaskBank(tasks, self.encode, self.device).groups
+        return TaskBank(tasks, self.encode, self.device, self.buckets).take()
 
     def all(self):
         """Every task once (pools split once), for evaluation."""
         if self.bank is not None:
-            return self.bank.groups
+            return self.bank.take()
         tasks = [self.split(t, self.rng) for t in self.tasks]
-        return TaskBank(tasks, self.encode, self.device).groups
+        return TaskBank(tasks, self.encode, self.device, self.buckets).take()
 
 
 class SamplerSource:
@@ -140,9 +214,9 @@ class SamplerSource:
     """
 
     def __init__(self, sampler, check, encode, device, batch_size, rng, split, chunk=16,
-                 check_batch=None):
+                 check_batch=None, buckets=False):
         self.sampler, self.check, self.encode = sampler, check, encode
-        self.check_batch = check_batch
+        self.check_batch, self.buckets = check_batch, buckets
         self.device, self.batch_size, self.rng = device, batch_size, rng
         self.split, self.chunk = split, chunk
         self.bank, self._cursor = None, 0
@@ -162,4 +236,5 @@ class SamplerSource:
         else:
             tasks = self.check(self.sampler.sample(n, self.rng))
             tasks = [self.split(t, self.rng) for t in tasks]
-            self.bank, self._cursor = TaskBank(tasks, self.encode, self.device), 0
+            self.bank = TaskBank(tasks, self.encode, self.device, self.buckets)
+            self._cursor = 0

@@ -12,24 +12,27 @@ import contextlib
 import math
 import time
 import warnings
-from functools import partial
 
 import torch
 from torch.func import grad_and_value, vmap
 from torch.utils._pytree import tree_flatten, tree_map
 from tqdm.auto import tqdm
 
+from ..exceptions import CompilationWarning, MetaTrainingDiverged
+from ._functional import HEAD
 from ._networks import exact_batch_norm
 
-__all__ = ["MetaStep", "train", "MetaTrainingDiverged"]
-
-
-class MetaTrainingDiverged(FloatingPointError):
-    """Meta-training produced a non-finite loss or gradient."""
+__all__ = ["MetaStep", "GradientStep", "train"]
 
 
 class MetaStep:
-    """Base of the algorithms' step objects.
+    """Base of the algorithms' step objects: what a learner gives the engine.
+
+    A step holds the network as pure functions and says, for one task, how
+    to adapt to its support set and what its meta-training loss is. The
+    engine vmaps these over the tasks of a meta-batch (:class:`Episodes`).
+    Every per-task function takes ``(theta, xs, ys, xq, yq, n_way, ms=None,
+    mq=None)``: ``ms``/``mq`` are the row masks of padded tasks.
 
     Parameters
     ----------
@@ -45,46 +48,86 @@ class MetaStep:
     def __init__(self, model):
         self.model = model
 
-    def init_params(self, w):
-        """Meta-parameters (a dict pytree of tensors) from initial weights."""
+    #: Gradient steps of :meth:`adapt` at prediction (none for metric learners).
+    adapt_steps = 0
+
+    def init_params(self, w, generator=None):
+        """Meta-parameters (a dict pytree of tensors) from initial weights;
+        random draws use ``generator``."""
         return {"w": w}
 
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
-        """Loss of one task, a pure function of ``theta`` (vmapped)."""
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        """Meta-training loss of one task, a pure function of ``theta``."""
         raise NotImplementedError
 
-    def adapt(self, theta, xs, ys, n_way, steps):
+    def adapt(self, theta, xs, ys, n_way, steps, ms=None):
         """Weights adapted to one support set; shared by fit, adapt and scoring."""
         raise NotImplementedError
 
-    def meta_loss(self, theta, groups):
-        """Mean task loss over a meta-batch (a list of equal-shape groups)."""
-        total, count = 0.0, 0
-        for xs, ys, xq, yq, n_way in groups:
-            if len(xs) == 1:  # one task: no vmap (its batch-norm rule is slower)
-                total = total + self.task_loss(theta, xs[0], ys[0], xq[0], yq[0], n_way)
-                count += 1
-                continue
-            f = partial(self.task_loss, n_way=n_way)
-            with (exact_batch_norm(self.model.module) if self.second_order
-                  else contextlib.nullcontext()):
-                losses = vmap(f, in_dims=(None, 0, 0, 0, 0), randomness="different")(
-                    theta, xs, ys, xq, yq)
-            total = total + losses.sum()
-            count += len(xs)
-        return total / count
+    def map_tasks(self, fn, theta, episodes):
+        """``fn(theta, xs, ys, xq, yq, n_way[, ms, mq])`` over the tasks of
+        ``episodes``, stacked on a leading axis: one ``vmap`` call (a direct
+        call for a single task, whose batch-norm batching rule is slower)."""
+        args, n_way = episodes.tensors(), episodes.n_way
 
-    def outer_grad(self, theta, groups):
+        def one(theta, xs, ys, xq, yq, *masks):
+            return fn(theta, xs, ys, xq, yq, n_way, *masks)
+
+        if episodes.n_tasks == 1:
+            return tree_map(lambda t: t[None], one(theta, *(a[0] for a in args)))
+        with (exact_batch_norm(self.model.module) if self.second_order
+              else contextlib.nullcontext()):
+            return vmap(one, in_dims=(None,) + (0,) * len(args), randomness="different")(
+                theta, *args)
+
+    def meta_loss(self, theta, episodes):
+        """Mean task loss over a meta-batch."""
+        return self.map_tasks(self.task_loss, theta, episodes).mean()
+
+    def outer_grad(self, theta, episodes):
         """``(direction, loss)``: the outer optimiser steps against ``direction``."""
-        return grad_and_value(self.meta_loss)(theta, groups)
+        return grad_and_value(self.meta_loss)(theta, episodes)
 
     def predict_scores(self, w, x):
         """Outputs for rows ``x`` from adapted weights ``w`` (logits for classifiers)."""
         return self.model.forward(w, x)
 
-    def predict_task(self, theta, xs, ys, xq, n_way, steps):
-        """Query outputs of one task after adapting to its support set."""
-        return self.predict_scores(self.adapt(theta, xs, ys, n_way, steps), xq)
+    def predict_task(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        """Query outputs of one task after adapting to its support set
+        (``yq`` is unused; it keeps the per-task signature)."""
+        return self.predict_scores(self.adapt(theta, xs, ys, n_way, self.adapt_steps, ms), xq)
+
+
+class GradientStep(MetaStep):
+    """A step whose adaptation is gradient steps on the support set.
+
+    Parameters
+    ----------
+    model : FunctionalModel
+    rule : UpdateRule
+        The inner update (:mod:`skmeta._torch._rules`).
+    inner_steps : int
+        Inner steps during meta-training.
+    adapt_steps : int
+        Steps of :meth:`adapt` at prediction.
+    adapt_keys : callable or None
+        Which weights the inner loop adapts (``None``: all).
+    """
+
+    def __init__(self, model, rule, inner_steps, adapt_steps, adapt_keys=None):
+        super().__init__(model)
+        self.rule, self.inner_steps, self.adapt_steps = rule, inner_steps, adapt_steps
+        self.adapt_keys = adapt_keys
+
+    def init_params(self, w, generator=None):
+        keys = list(w) + (list(HEAD) if self.model.classifier else [])
+        if self.adapt_keys is not None:
+            keys = self.adapt_keys(keys)
+        return {"w": w, **self.rule.meta_params(w, keys)}
+
+    def adapt(self, theta, xs, ys, n_way, steps, ms=None, first_order=True):
+        return self.model.adapt(theta["w"], xs, ys, n_way, steps, self.rule, theta,
+                                self.adapt_keys, first_order, ms)
 
 
 def _leaves(tree):
@@ -98,13 +141,58 @@ def make_optimizer(theta, lr, kind="adam"):
     return torch.optim.Adam(_leaves(theta), lr=lr)
 
 
+class Compiled:
+    """``fn`` through ``torch.compile``, falling back to ``fn`` on any failure.
+
+    Compilation happens at the first call (and again for new shapes), so a
+    failure - no compiler, a truncated file in the inductor cache left by an
+    interrupted compile, an unsupported operation - shows there, not when
+    wrapping. Any exception from the compiled function switches this wrapper
+    to eager for good, with one :class:`~skmeta.exceptions.CompilationWarning`
+    that says why; the call is then run eagerly (so a genuine error in
+    ``fn`` is raised by the eager run, as without compiling).
+    """
+
+    def __init__(self, fn):
+        self.fn, self.compiled = fn, None
+        try:
+            self.compiled = torch.compile(fn, dynamic=False)
+        except Exception as exc:  # pragma: no cover - platform without a compiler
+            self._give_up(exc)
+
+    def _give_up(self, exc):
+        self.compiled = None
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+        warnings.warn(f"torch.compile failed ({reason}); running eagerly",
+                      CompilationWarning, stacklevel=3)
+
+    def __call__(self, *args):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args)
+            except Exception as exc:
+                self._give_up(exc)
+        return self.fn(*args)
+
+
 def maybe_compile(fn):
-    """``torch.compile(fn)``, or ``fn`` with a warning where no compiler works."""
-    try:
-        return torch.compile(fn, dynamic=False)
-    except Exception as exc:  # pragma: no cover - platform without a compiler
-        warnings.warn(f"torch.compile is unavailable ({exc}); running eagerly")
-        return fn
+    """``fn`` compiled, with a fallback to eager (see :class:`Compiled`)."""
+    return Compiled(fn)
+
+
+#: ``compile="auto"``: the compile time to repay (seconds) and the speed-up of
+#: compiled over eager iterations assumed when deciding; both measured for
+#: MAML on sinusoid tasks on 2 CPU cores (benchmarks/bench_maml_sinusoid.py).
+AUTO_COMPILE_SECONDS = 40.0
+AUTO_COMPILE_SPEEDUP = 3.0
+#: Eager iterations timed before ``compile="auto"`` decides.
+AUTO_PROBE_ITERATIONS = 10
+
+
+def worth_compiling(seconds_per_iteration, remaining):
+    """Whether compiling repays itself over ``remaining`` iterations."""
+    saved = remaining * seconds_per_iteration * (1 - 1 / AUTO_COMPILE_SPEEDUP)
+    return saved > AUTO_COMPILE_SECONDS
 
 
 def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every=100,
@@ -120,23 +208,27 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
     theta : dict pytree of leaf tensors
     optimizer : torch.optim.Optimizer over the leaves of ``theta``
     source : ListSource or SamplerSource
-        ``source.next()`` gives a meta-batch.
+        ``source.next()`` gives a meta-batch (:class:`Episodes`).
     n_iter : int
-    valid : list of groups, optional
+    valid : Episodes, optional
         Validation tasks; their mean query loss after adaptation is recorded
         as ``valid_loss`` every ``eval_every`` iterations.
     callbacks : list of skorch callbacks
         ``on_epoch_end`` runs every ``eval_every`` iterations; raising
         ``KeyboardInterrupt`` (as skorch's ``EarlyStopping`` does) stops.
-    compile : bool
-        ``torch.compile`` the outer gradient.
+    compile : bool or "auto"
+        ``torch.compile`` the outer gradient; ``"auto"`` times the first
+        eager iterations and compiles when the remaining ones repay the
+        compile time (:func:`worth_compiling`). A failed compilation falls
+        back to eager with a warning.
 
     Raises
     ------
     MetaTrainingDiverged
         On a non-finite loss or gradient; ``theta`` keeps the last good values.
     """
-    outer = maybe_compile(step.outer_grad) if compile else step.outer_grad
+    outer = maybe_compile(step.outer_grad) if compile is True else step.outer_grad
+    probe = [] if compile == "auto" else None
     leaves = _leaves(theta)
     history = est.history_
     for cb in callbacks:
@@ -147,8 +239,8 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
     try:
         for it in range(n_iter):
             t0 = time.perf_counter()
-            groups = source.next()
-            direction, loss = outer(theta, groups)
+            episodes = source.next()
+            direction, loss = outer(theta, episodes)
             dirs = _leaves(direction)
             check = loss + sum(torch._foreach_norm(dirs)).sum() * 0.0
             value = float(loss)
@@ -164,10 +256,17 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
             optimizer.step()
             est.n_iter_ += 1
             losses.append(value)
+            dur = time.perf_counter() - t0
+            if probe is not None:
+                probe.append(dur)
+                if len(probe) == AUTO_PROBE_ITERATIONS:
+                    # the first iterations include one-off costs: take the median
+                    if worth_compiling(sorted(probe)[len(probe) // 2], n_iter - it - 1):
+                        outer = maybe_compile(step.outer_grad)
+                    probe = None
             # skorch's History.new_epoch/record cost O(len(history)); append the
             # row to the underlying list instead (the same rows, in O(1))
-            row = {"epoch": est.n_iter_, "train_loss": value, "batches": [],
-                   "dur": time.perf_counter() - t0}
+            row = {"epoch": est.n_iter_, "train_loss": value, "batches": [], "dur": dur}
             list.append(history, row)
             bar.update(1)
             if (it + 1) % eval_every == 0 or it + 1 == n_iter:

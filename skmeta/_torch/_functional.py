@@ -50,62 +50,79 @@ class FunctionalModel:
     def initial_weights(self):
         return {k: v.detach().clone() for k, v in self.module.named_parameters()}
 
-    def embed(self, w, x, n_ref=None):
-        """The module's output for rows ``x``; with ``n_ref``, batch norm
-        statistics come from the first ``n_ref`` rows only."""
+    def embed(self, w, x, n_ref=None, rows=None):
+        """The module's output for rows ``x``; batch norm statistics come from
+        the first ``n_ref`` rows, or from the rows weighted 1 in ``rows``."""
         body = {k: v for k, v in w.items() if k[0] != "@"}
         buffers = {k: b.to(x.dtype) if b.is_floating_point() else b
                    for k, b in self.buffers.items()}
-        if n_ref is None or not self.task_norm:
+        if (n_ref is None and rows is None) or not self.task_norm:
             return functional_call(self.module, (body, buffers), (x,))
-        with reference_rows(self.module, n_ref):
+        with reference_rows(self.module, n_ref, rows):
             return functional_call(self.module, (body, buffers), (x,))
 
-    def features(self, w, x, n_ref=None):
+    def features(self, w, x, n_ref=None, rows=None):
         """Embedding rows of ``x`` for a head: flattened, unit-normalised for cosine
         heads; batch norm uses the statistics of ``w["@support"]`` where stored,
-        else of the first ``n_ref`` rows, else of all rows."""
+        else of the first ``n_ref`` rows (or the rows weighted 1 in ``rows``),
+        else of all rows."""
         if self.task_norm and "@support" in w:
             ref = w["@support"]
-            out = self.embed(w, torch.cat([ref.to(x.dtype), x]), n_ref=len(ref))[len(ref):]
+            both = torch.cat([ref.to(x.dtype), x])
+            if "@support_mask" in w:  # a padded support set
+                rows = torch.cat([w["@support_mask"], x.new_zeros(len(x))])
+                out = self.embed(w, both, rows=rows)[len(ref):]
+            else:
+                out = self.embed(w, both, n_ref=len(ref))[len(ref):]
         else:
-            out = self.embed(w, x, n_ref)
+            out = self.embed(w, x, n_ref, rows)
         if self.classifier:
             out = out.flatten(1)
             if self.head_init == "cosine":
                 out = F.normalize(out, dim=1)
         return out
 
-    def forward(self, w, x, head="@head"):
-        out = self.features(w, x)
+    def forward(self, w, x, head="@head", rows=None):
+        out = self.features(w, x, rows=rows)
         if self.classifier:
             out = out @ w[head + ".weight"].T + w[head + ".bias"]
         return out
 
-    def loss(self, out, y):
+    def loss(self, out, y, mask=None):
+        """Mean loss over the rows (over the rows with ``mask`` 1 where given)."""
         if self.classifier:
-            return F.cross_entropy(out, y)
-        return ((out - y) ** 2).mean()
+            per_row = F.cross_entropy(out, y, reduction="none" if mask is not None else "mean")
+        else:
+            per_row = ((out - y) ** 2).mean() if mask is None else ((out - y) ** 2).mean(1)
+        if mask is None:
+            return per_row
+        return (per_row * mask).sum() / mask.sum()
 
-    def task_weights(self, w, xs, ys, n_way):
+    def task_weights(self, w, xs, ys, n_way, mask=None):
         """Add the per-task head of a classification task to ``w``."""
         if not self.classifier:
             return w
-        return {**w, **self.head(w, self.features(w, xs), ys, n_way)}
+        return {**w, **self.head(w, self.features(w, xs, rows=mask), ys, n_way, mask)}
 
-    def head(self, w, e, ys, n_way):
-        """The head over class means of support embeddings ``e``."""
-        if self.head_init == "zero":
-            return {HEAD[0]: e.new_zeros(n_way, e.shape[1]), HEAD[1]: e.new_zeros(n_way)}
+    def head(self, w, e, ys, n_way, mask=None):
+        """The head over class means of support embeddings ``e`` (rows with
+        ``mask`` 1 where given). Classes without support rows (padding of a
+        task with fewer classes than its meta-batch) get a bias of -1e9, so
+        their softmax probability is exactly 0."""
         onehot = (ys[:, None] == torch.arange(n_way, device=ys.device)).to(e.dtype)
-        protos = (onehot.T @ e) / onehot.sum(0).clamp_min(1)[:, None]
+        if mask is not None:
+            onehot = onehot * mask[:, None]
+        counts = onehot.sum(0)
+        absent = (counts == 0).to(e.dtype) * -1e9
+        if self.head_init == "zero":
+            return {HEAD[0]: e.new_zeros(n_way, e.shape[1]), HEAD[1]: absent}
+        protos = (onehot.T @ e) / counts.clamp_min(1)[:, None]
         if self.head_init == "cosine":
-            return {HEAD[0]: w["@scale"] * F.normalize(protos, dim=1),
-                    HEAD[1]: e.new_zeros(n_way)}
-        return {HEAD[0]: 2 * protos, HEAD[1]: -(protos * protos).sum(1)}
+            return {HEAD[0]: w["@scale"] * F.normalize(protos, dim=1), HEAD[1]: absent}
+        return {HEAD[0]: 2 * protos, HEAD[1]: absent - (protos * protos).sum(1)}
 
-    def adapt(self, w, xs, ys, n_way, steps, lr, adapt_keys=None, lrs=None,
-              first_order=False, optimizer="sgd"):
+    def adapt(self, w, xs, ys, n_way, steps, rule, theta=None, adapt_keys=None,
+              first_order=False, mask=None):
         """Take ``steps`` gradient steps on the support set from ``w``.
 
         Parameters
@@ -118,43 +135,42 @@ class FunctionalModel:
             Classes of the task (classifiers).
         steps : int
             Number of gradient steps.
-        lr : float
-            Step size, used where ``lrs`` has no entry.
+        rule : UpdateRule
+            Turns gradients into steps (:mod:`skmeta._torch._rules`).
+        theta : dict or None
+            The meta-parameters, for rules that learn their own state.
         adapt_keys : callable or None
             ``adapt_keys(names) -> names`` to adapt; ``None`` adapts all.
-        lrs : dict or None
-            Per-parameter learned step sizes (Meta-SGD).
         first_order : bool
             Stop gradients through the inner gradients (FOMAML).
-        optimizer : {"sgd", "adam"}
-            Plain gradient steps, or Adam with ``betas=(0, 0.999)`` as in
-            Reptile (Nichol et al. 2018), its state starting afresh per task.
+        mask : Tensor or None
+            Row mask of a padded support set.
 
         Returns
         -------
         w : dict
             Adapted weights, including the task head for classifiers.
         """
-        w = self.task_weights(w, xs, ys, n_way)
+        w = self.task_weights(w, xs, ys, n_way, mask)
         keys = list(w) if adapt_keys is None else adapt_keys(list(w))
 
         def support_loss(fast, rest):
-            return self.loss(self.forward({**rest, **fast}, xs), ys)
+            return self.loss(self.forward({**rest, **fast}, xs, rows=mask), ys, mask)
 
-        v = {}
+        state = rule.init_state(keys)
         for t in range(1, steps + 1):
             fast = {k: w[k] for k in keys}
             rest = {k: v for k, v in w.items() if k not in fast}
             g = grad(support_loss)(fast, rest)
             if first_order:
                 g = {k: v.detach() for k, v in g.items()}
-            if optimizer == "adam":  # beta1 = 0: the first moment is the gradient
-                v = {k: 0.999 * v.get(k, 0.0) + 0.001 * g[k] * g[k] for k in keys}
-                g = {k: g[k] / ((v[k] / (1 - 0.999 ** t)).sqrt() + 1e-8) for k in keys}
-            step = {k: (lrs[k] if lrs is not None else lr) * g[k] for k in keys}
-            w = {**w, **{k: w[k] - step[k] for k in keys}}
-        return self.with_support(w, xs)
+            delta, state = rule.step(g, state, t, theta)
+            w = {**w, **{k: w[k] - delta[k] for k in keys}}
+        return self.with_support(w, xs, mask)
 
-    def with_support(self, w, xs):
-        """``w`` plus the support rows, where batch norm needs their statistics."""
-        return {**w, "@support": xs} if self.task_norm else w
+    def with_support(self, w, xs, mask=None):
+        """``w`` plus the support rows (and their mask), where batch norm needs
+        their statistics."""
+        if not self.task_norm:
+            return w
+        return {**w, "@support": xs, **({} if mask is None else {"@support_mask": mask})}

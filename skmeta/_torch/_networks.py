@@ -1,14 +1,16 @@
 """Default networks and the construction of user modules."""
 
 import contextlib
+import copy
 import inspect
 import math
+import threading
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MLP", "Conv4", "TaskNorm", "build_module", "reference_rows"]
+__all__ = ["MLP", "Conv4", "TaskNorm", "build_module", "build_seeded", "reference_rows"]
 
 
 class MLP(nn.Sequential):
@@ -49,17 +51,24 @@ class TaskNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(num_features))
         self.bias = nn.Parameter(torch.zeros(num_features))
         self.n_ref = None
+        self.rows = None
         self.exact = False
 
     def forward(self, x):
-        if self.n_ref is None and not self.exact:
+        if self.n_ref is None and self.rows is None and not self.exact:
             return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
         # elementary ops: the batched double backward of the native kernel under
         # vmap is wrong (second-order MAML meta-gradients differed from a
         # per-task loop; pytorch/functorch#534), so exact mode uses these
-        ref = x if self.n_ref is None else x[:self.n_ref]
         dims = [0] + list(range(2, x.dim()))
-        var, mean = torch.var_mean(ref, dim=dims, keepdim=True, correction=0)
+        if self.rows is not None:  # statistics of the rows with weight 1 (padded tasks)
+            r = self.rows.to(x.dtype).reshape([-1] + [1] * (x.dim() - 1))
+            count = r.sum() * (x[0, 0].numel())
+            mean = (x * r).sum(dims, keepdim=True) / count
+            var = (((x - mean) ** 2) * r).sum(dims, keepdim=True) / count
+        else:
+            ref = x if self.n_ref is None else x[:self.n_ref]
+            var, mean = torch.var_mean(ref, dim=dims, keepdim=True, correction=0)
         shape = [1, -1] + [1] * (x.dim() - 2)
         scale = torch.rsqrt(var + self.eps) * self.weight.view(shape)
         return torch.addcmul(self.bias.view(shape) - mean * scale, x, scale)  # one pass
@@ -82,9 +91,10 @@ def _task_norm_mode(module, **mode):
                 setattr(m, k, v)
 
 
-def reference_rows(module, n):
-    """Within the block, :class:`TaskNorm` layers take statistics from the first ``n`` rows."""
-    return _task_norm_mode(module, n_ref=n)
+def reference_rows(module, n=None, rows=None):
+    """Within the block, :class:`TaskNorm` layers take statistics from the first
+    ``n`` rows, or from the rows whose weight in the 0/1 vector ``rows`` is 1."""
+    return _task_norm_mode(module, n_ref=n, rows=rows)
 
 
 def exact_batch_norm(module):
@@ -203,3 +213,49 @@ def head_parameter_names(module):
 def output_shape(module, example):
     """Shape of one output row of ``module`` for an example input batch."""
     return tuple(module(example).shape[1:])
+
+
+def init_parameters(module, generator):
+    """Draw the parameters of a default network from ``generator``, as torch's
+    own initialisation does (kaiming-uniform weights, uniform biases of bound
+    ``1/sqrt(fan_in)``; TaskNorm scales 1 and shifts 0)."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+                fan_in = nn.init._calculate_fan_in_and_fan_out(m.weight)[0]
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+            elif isinstance(m, TaskNorm):
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
+#: User module constructors draw from torch's global generator; they run one
+#: at a time under this lock, with the generator seeded and then restored.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+def build_seeded(module, module_kwargs, in_features, out_features, hidden_layer_sizes,
+                 input_shape, device, seed):
+    """:func:`build_module` on ``device``, reproducible from ``seed`` in any thread.
+
+    The default networks (``None``, ``"conv4"``) are built without drawing
+    anything (on the meta device) and initialised from a ``torch.Generator``
+    of their own, so a fit never reads or changes torch's global generator.
+    A user's module class is constructed with the global generator seeded
+    under a process-wide lock (its constructor draws from it) and restored
+    afterwards; an instance is copied.
+    """
+    args = (module_kwargs, in_features, out_features, hidden_layer_sizes, input_shape)
+    if module is None or isinstance(module, str):
+        with torch.device("meta"):
+            net = build_module(module, *args)
+        net = net.to_empty(device=device)
+        init_parameters(net, torch.Generator(device=device).manual_seed(seed))
+        return net
+    if isinstance(module, nn.Module):
+        return build_module(copy.deepcopy(module), *args).to(device)
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build_module(module, *args).to(device)

@@ -3,7 +3,8 @@
 import numpy as np
 import torch
 
-from .._torch._engine import MetaStep
+from .._torch._engine import GradientStep
+from .._torch._rules import make_rule
 from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
 from ..tasks import TaskSampler
 
@@ -12,7 +13,7 @@ __all__ = ["FineTuneRegressor", "FineTuneClassifier"]
 POOL = ("@pool.weight", "@pool.bias")
 
 
-class FineTuneStep(MetaStep):
+class FineTuneStep(GradientStep):
     """Pooled training: the task loss is the plain loss on all of a task's rows.
 
     For classifiers the pooled network has one output layer (``@pool.*``)
@@ -20,33 +21,35 @@ class FineTuneStep(MetaStep):
     new task its own head and fine-tunes everything with plain gradient steps.
     """
 
-    def __init__(self, model, inner_lr, n_classes=None, embed_size=None):
-        super().__init__(model)
-        self.inner_lr, self.n_classes, self.embed_size = inner_lr, n_classes, embed_size
+    def __init__(self, model, rule, adapt_steps, n_classes=None, embed_size=None):
+        super().__init__(model, rule, 0, adapt_steps)
+        self.n_classes, self.embed_size = n_classes, embed_size
 
-    def init_params(self, w):
+    def init_params(self, w, generator=None):
         if self.model.classifier:
             ref = next(iter(w.values()))
             bound = 1.0 / np.sqrt(self.embed_size)
-            w = {**w,
-                 POOL[0]: (torch.rand(self.n_classes, self.embed_size, device=ref.device)
-                           * 2 - 1) * bound,
+            u = torch.rand(self.n_classes, self.embed_size, generator=generator,
+                           device=generator.device if generator is not None else "cpu")
+            w = {**w, POOL[0]: ((u * 2 - 1) * bound).to(ref.device),
                  POOL[1]: torch.zeros(self.n_classes, device=ref.device)}
         return {"w": w}
 
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
         x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
-        return self.model.loss(self.model.forward(theta["w"], x, head="@pool"), y)
+        m = None if ms is None else torch.cat([ms, mq])
+        return self.model.loss(self.model.forward(theta["w"], x, head="@pool", rows=m), y, m)
 
-    def adapt(self, theta, xs, ys, n_way, steps):
+    def adapt(self, theta, xs, ys, n_way, steps, ms=None):
         w = {k: v for k, v in theta["w"].items() if k not in POOL}
-        return self.model.adapt(w, xs, ys, n_way, steps, self.inner_lr)
+        return self.model.adapt(w, xs, ys, n_way, steps, self.rule, mask=ms)
 
 
 class _BaseFineTune(BaseMetaEstimator):
     def _make_step(self, model):
         classes = getattr(self, "_pool_classes_", None)
-        return FineTuneStep(model, self.inner_lr, None if classes is None else len(classes),
+        return FineTuneStep(model, make_rule("sgd", self.inner_lr), self._adapt_steps(),
+                            None if classes is None else len(classes),
                             getattr(self, "_embed_size_", None))
 
     def _default_adapt_steps(self):

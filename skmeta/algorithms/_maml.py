@@ -2,60 +2,42 @@
 
 from numbers import Integral
 
-import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._torch._engine import MetaStep
+from .._torch._engine import GradientStep
 from .._torch._functional import HEAD
 from .._torch._networks import head_parameter_names
+from .._torch._rules import make_rule
 from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
 
 __all__ = ["MAMLRegressor", "MAMLClassifier"]
 
 
-class MAMLStep(MetaStep):
+class MAMLStep(GradientStep):
     """MAML's contribution to the engine: the inner loop inside the task loss.
 
     The meta-parameters are ``{"w": weights}`` plus ``{"lr": step sizes}``
-    with Meta-SGD. The task loss adapts on the support set with
-    ``inner_steps`` functional gradient steps (differentiated through unless
-    ``first_order``) and returns the query loss; the engine's default outer
-    update (its gradient) is MAML's.
+    with Meta-SGD (its update rule adds them). The task loss adapts on the
+    support set with ``inner_steps`` functional gradient steps
+    (differentiated through unless ``first_order``) and returns the query
+    loss; the engine's default outer update (its gradient) is MAML's.
+    ``adapt_layers="head"`` (ANIL) adapts the output layer only.
     """
 
-    def __init__(self, model, inner_lr, inner_steps, first_order, learn_inner_lr,
-                 adapt_layers):
-        super().__init__(model)
-        self.inner_lr, self.inner_steps = inner_lr, inner_steps
-        self.first_order, self.learn_inner_lr = first_order, learn_inner_lr
-        self.adapt_layers = adapt_layers
+    def __init__(self, model, rule, inner_steps, adapt_steps, first_order, adapt_layers):
+        keys = None
+        if adapt_layers == "head":
+            head = set(HEAD) if model.classifier else set(head_parameter_names(model.module))
+
+            def keys(names):
+                return [n for n in names if n in head]
+        super().__init__(model, rule, inner_steps, adapt_steps, keys)
+        self.first_order = first_order
         self.second_order = not first_order
-        self._head_names = (list(HEAD) if model.classifier
-                            else head_parameter_names(model.module))
 
-    def adapt_keys(self, names):
-        if self.adapt_layers == "head":
-            return [n for n in names if n in self._head_names]
-        return names
-
-    def init_params(self, w):
-        theta = {"w": w}
-        if self.learn_inner_lr:
-            names = list(w) + (list(HEAD) if self.model.classifier else [])
-            theta["lr"] = {
-                k: (torch.full_like(w[k], self.inner_lr) if k in w
-                    else torch.tensor(float(self.inner_lr), device=next(iter(w.values())).device))
-                for k in self.adapt_keys(names)
-            }
-        return theta
-
-    def adapt(self, theta, xs, ys, n_way, steps, first_order=True):
-        return self.model.adapt(theta["w"], xs, ys, n_way, steps, self.inner_lr,
-                                self.adapt_keys, theta.get("lr"), first_order)
-
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
-        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, self.first_order)
-        return self.model.loss(self.model.forward(w, xq), yq)
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, self.first_order)
+        return self.model.loss(self.model.forward(w, xq), yq, mq)
 
 
 class _BaseMAML(BaseMetaEstimator):
@@ -68,8 +50,9 @@ class _BaseMAML(BaseMetaEstimator):
     }
 
     def _make_step(self, model):
-        return MAMLStep(model, self.inner_lr, self.inner_steps, self.first_order,
-                        self.learn_inner_lr, self.adapt_layers)
+        rule = make_rule("meta-sgd" if self.learn_inner_lr else "sgd", self.inner_lr)
+        return MAMLStep(model, rule, self.inner_steps, self._adapt_steps(),
+                        self.first_order, self.adapt_layers)
 
     def _default_adapt_steps(self):
         return self.inner_steps

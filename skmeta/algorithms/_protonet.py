@@ -24,30 +24,34 @@ class ProtoNetStep(MetaStep):
     prototypes.
     """
 
-    def init_params(self, w):
+    def init_params(self, w, generator=None):
         if self.model.head_init == "cosine":
             ref = next(iter(w.values()))
             w = {**w, "@scale": torch.tensor(10.0, device=ref.device)}
         return {"w": w}
 
-    def adapt(self, theta, xs, ys, n_way, steps=0):
-        w = self.model.task_weights(theta["w"], xs, ys, n_way)
-        return self.model.with_support(w, xs)
+    def adapt(self, theta, xs, ys, n_way, steps=0, ms=None):
+        w = self.model.task_weights(theta["w"], xs, ys, n_way, ms)
+        return self.model.with_support(w, xs, ms)
 
-    def _query_logits(self, w, xs, ys, xq, n_way, n_ref):
-        # support and query embedded in one pass
-        e = self.model.features(w, torch.cat([xs, xq]), n_ref=n_ref)
-        head = self.model.head(w, e[:len(xs)], ys, n_way)
+    def _query_logits(self, w, xs, ys, xq, n_way, ms, mq, support_stats):
+        # support and query embedded in one pass; batch norm statistics of the
+        # support rows (as at prediction) or of the whole episode (training)
+        x = torch.cat([xs, xq])
+        if ms is None:
+            e = self.model.features(w, x, n_ref=len(xs) if support_stats else None)
+        else:
+            rows = torch.cat([ms, torch.zeros_like(mq) if support_stats else mq])
+            e = self.model.features(w, x, rows=rows)
+        head = self.model.head(w, e[:len(xs)], ys, n_way, ms)
         return e[len(xs):] @ head[HEAD[0]].T + head[HEAD[1]]
 
-    def predict_task(self, theta, xs, ys, xq, n_way, steps=0):
-        # normalised with the support statistics, as at prediction
-        return self._query_logits(theta["w"], xs, ys, xq, n_way, n_ref=len(xs))
+    def predict_task(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        return self._query_logits(theta["w"], xs, ys, xq, n_way, ms, mq, support_stats=True)
 
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
-        # normalised with the statistics of the whole training episode
-        logits = self._query_logits(theta["w"], xs, ys, xq, n_way, n_ref=None)
-        return self.model.loss(logits, yq)
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        logits = self._query_logits(theta["w"], xs, ys, xq, n_way, ms, mq, support_stats=False)
+        return self.model.loss(logits, yq, mq)
 
 
 class _BaseMetric(MetaClassifierMixin, BaseMetaEstimator):

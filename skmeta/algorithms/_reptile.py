@@ -4,58 +4,42 @@ from numbers import Integral, Real
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
-from torch.func import vmap
 
-from .._torch._engine import MetaStep, make_optimizer
+from .._torch._engine import GradientStep, make_optimizer
+from .._torch._rules import make_rule
 from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
 
 __all__ = ["ReptileRegressor", "ReptileClassifier"]
 
 
-class ReptileStep(MetaStep):
+class ReptileStep(GradientStep):
     """Reptile's contribution to the engine: an outer direction that is not a gradient.
 
     Each task of a meta-batch trains its own copy of the weights with
-    ``inner_steps`` steps of SGD or Adam on all its labelled rows (support
-    and query), vmapped over the tasks of a group; the direction handed to
-    the outer optimiser (plain SGD at ``outer_lr``) is the initialisation
-    minus the mean of the task weights. The task loss (for ``valid_loss``)
-    is the query loss after adapting on the support set, as for MAML.
+    ``inner_steps`` steps of its update rule (SGD or Adam) on all its
+    labelled rows (support and query), mapped over the tasks by the engine;
+    the direction handed to the outer optimiser (plain SGD at ``outer_lr``)
+    is the initialisation minus the mean of the task weights. The task loss
+    (for ``valid_loss``) is the query loss after adapting on the support
+    set, as for MAML.
     """
 
-    def __init__(self, model, inner_lr, inner_steps, inner_optimizer):
-        super().__init__(model)
-        self.inner_lr, self.inner_steps = inner_lr, inner_steps
-        self.inner_optimizer = inner_optimizer
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
+        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms)
+        return self.model.loss(self.model.forward(w, xq), yq, mq)
 
-    def adapt(self, theta, xs, ys, n_way, steps):
-        return self.model.adapt(theta["w"], xs, ys, n_way, steps, self.inner_lr,
-                                optimizer=self.inner_optimizer)
-
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
-        w = self.adapt(theta, xs, ys, n_way, self.inner_steps)
-        return self.model.loss(self.model.forward(w, xq), yq)
-
-    def _train_task(self, w, xs, ys, xq, yq, n_way):
+    def _train_task(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
         x, y = torch.cat([xs, xq]), torch.cat([ys, yq])
-        a = self.model.adapt(w, x, y, n_way, self.inner_steps, self.inner_lr,
-                             optimizer=self.inner_optimizer)
-        return {k: a[k] for k in w}, self.model.loss(self.model.forward(a, x), y)
+        m = None if ms is None else torch.cat([ms, mq])
+        w = theta["w"]
+        a = self.model.adapt(w, x, y, n_way, self.inner_steps, self.rule, mask=m)
+        return {k: a[k] for k in w}, self.model.loss(self.model.forward(a, x, rows=m), y, m)
 
-    def outer_grad(self, theta, groups):
+    def outer_grad(self, theta, episodes):
         w = theta["w"]
         with torch.no_grad():  # the inner steps use torch.func.grad; no outer graph
-            total = {k: torch.zeros_like(v) for k, v in w.items()}
-            loss, count = 0.0, 0
-            for xs, ys, xq, yq, n_way in groups:
-                def one(xs, ys, xq, yq, n_way=n_way):
-                    return self._train_task(w, xs, ys, xq, yq, n_way)
-                adapted, losses = vmap(one, randomness="different")(xs, ys, xq, yq)
-                for k in total:
-                    total[k] = total[k] + (w[k] - adapted[k]).sum(0)
-                loss = loss + losses.sum()
-                count += len(xs)
-            return {"w": {k: v / count for k, v in total.items()}}, loss / count
+            adapted, losses = self.map_tasks(self._train_task, theta, episodes)
+            return {"w": {k: (w[k] - adapted[k]).mean(0) for k in w}}, losses.mean()
 
 
 class _BaseReptile(BaseMetaEstimator):
@@ -68,7 +52,8 @@ class _BaseReptile(BaseMetaEstimator):
     }
 
     def _make_step(self, model):
-        return ReptileStep(model, self.inner_lr, self.inner_steps, self.inner_optimizer)
+        return ReptileStep(model, make_rule(self.inner_optimizer, self.inner_lr),
+                           self.inner_steps, self._adapt_steps())
 
     def _make_optimizer(self, theta):
         return make_optimizer(theta, self.outer_lr, kind="sgd")

@@ -27,7 +27,7 @@ class SiameseStep(MetaStep):
         super().__init__(model)
         self.embed_size = embed_size
 
-    def init_params(self, w):
+    def init_params(self, w, generator=None):
         # start as a nearest-neighbour rule in L1 distance: the similarity falls
         # with the distance, and meta-training reweighs the features
         ref = next(iter(w.values()))
@@ -37,18 +37,24 @@ class SiameseStep(MetaStep):
     def pair_logits(self, w, eq, es):
         return (eq[:, None] - es[None]).abs() @ w[PAIR[0]] + w[PAIR[1]]
 
-    def task_loss(self, theta, xs, ys, xq, yq, n_way):
+    def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
         w = theta["w"]
-        e = self.model.features(w, torch.cat([xs, xq]))
+        rows = None if ms is None else torch.cat([ms, mq])
+        e = self.model.features(w, torch.cat([xs, xq]), rows=rows)
         logits = self.pair_logits(w, e[len(xs):], e[:len(xs)])
-        same = (yq[:, None] == ys[None]).to(logits.dtype)
+        pairs = torch.ones_like(logits) if ms is None else mq[:, None] * ms[None]
+        same = (yq[:, None] == ys[None]).to(logits.dtype) * pairs
         pos = same.sum()
-        return F.binary_cross_entropy_with_logits(
-            logits, same, pos_weight=(same.numel() - pos) / pos.clamp_min(1))
+        bce = F.binary_cross_entropy_with_logits(
+            logits, same, pos_weight=(pairs.sum() - pos) / pos.clamp_min(1), reduction="none")
+        return (bce * pairs).sum() / pairs.sum()
 
-    def adapt(self, theta, xs, ys, n_way, steps=0):
+    def adapt(self, theta, xs, ys, n_way, steps=0, ms=None):
         onehot = (ys[:, None] == torch.arange(n_way, device=ys.device)).to(xs.dtype)
-        return {**theta["w"], "@support": xs, "@onehot": onehot}
+        if ms is not None:
+            onehot = onehot * ms[:, None]
+        w = {**theta["w"], "@support": xs, "@onehot": onehot}
+        return w if ms is None else {**w, "@support_mask": ms}
 
     def predict_scores(self, w, x):
         eq = self.model.features(w, x)
@@ -57,7 +63,8 @@ class SiameseStep(MetaStep):
         onehot = w["@onehot"]
         # log of the mean similarity to each class's support rows, then normalised
         per_class = torch.logsumexp(logsim[:, :, None] + onehot.log()[None], dim=1)
-        per_class = per_class - onehot.sum(0).log()
+        counts = onehot.sum(0)  # 0 for the empty classes of padded tasks: -inf, not NaN
+        per_class = torch.where(counts > 0, per_class - counts.clamp_min(1).log(), -torch.inf)
         return per_class - torch.logsumexp(per_class, dim=1, keepdim=True)
 
 

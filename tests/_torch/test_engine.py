@@ -6,22 +6,13 @@ import torch
 from torch.func import functional_call
 
 from skmeta import MAMLClassifier, MAMLRegressor
-from skmeta._torch._batches import TaskBank
 from skmeta._torch._engine import MetaTrainingDiverged
 from skmeta.datasets import make_fewshot_tasks, make_sinusoid_tasks
 
+from .._helpers import double_tree, episodes
 from .._instances import fast_instance
 
 
-def _double(tree):
-    return {k: (_double(v) if isinstance(v, dict) else v.detach().double())
-            for k, v in tree.items()}
-
-
-def _groups(est, tasks):
-    bank = TaskBank(tasks, est._encode, torch.device("cpu"))
-    return [tuple(t.double() if t.is_floating_point() else t for t in g[:4]) + (g[4],)
-            for g in bank.groups]
 
 
 def _reference_meta_grad(est, theta, tasks, first_order):
@@ -74,7 +65,7 @@ def _reference_meta_grad(est, theta, tasks, first_order):
 
 
 def _regression_tasks():
-    # two shapes, so the engine vmaps two groups
+    # two sizes, so the engine pads them to one shape with masks
     return (make_sinusoid_tasks(4, n_support=5, n_query=7, random_state=0)
             + make_sinusoid_tasks(3, n_support=4, n_query=3, random_state=1))
 
@@ -107,8 +98,8 @@ def test_vmapped_meta_gradient_equals_per_task_loop(cls, make_tasks, params, fir
     if cls is MAMLRegressor:
         est.set_params(inner_lr=0.05)
     est.fit(tasks)  # a few steps so the parameters are not at their initial values
-    theta = _double(est.meta_params_)
-    grads, loss = est._step().outer_grad(theta, _groups(est, tasks))
+    theta = double_tree(est.meta_params_)
+    grads, loss = est._step().outer_grad(theta, episodes(est, tasks))
     ref_loss, ref = _reference_meta_grad(est, theta, tasks, first_order)
     assert torch.allclose(loss, ref_loss, atol=1e-10)
     for (part, name), g in ref.items():

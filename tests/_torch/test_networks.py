@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from sklearn.base import is_classifier
 
 from skmeta import MAMLClassifier, ProtoNetClassifier, Task
-from skmeta._torch._batches import TaskBank
 from skmeta._torch._networks import MLP, Conv4, TaskNorm, exact_batch_norm, reference_rows
 from skmeta.datasets import make_fewshot_tasks
 
+from .._helpers import episodes
 from .._instances import all_estimators, fast_instance
 from ..algorithms._images import conv4_reference, make_images
 
@@ -280,7 +280,7 @@ def _maml_conv4_reference(est, theta, tasks, first_order):
 @pytest.mark.parametrize("first_order", [True, False])
 def test_vmapped_maml_meta_gradient_with_conv4_equals_per_task_loop(first_order):
     X, y = make_images(4, 8, size=8, noise=0.5)
-    # two shapes: the engine vmaps two groups, each with per-task (batched) conv weights
+    # two shapes: the engine pads them to one, with masks in the batch-norm statistics
     tasks = (make_fewshot_tasks(X, y, n_way=2, k_shot=2, n_query=2, n_tasks=2, random_state=0)
              + make_fewshot_tasks(X, y, n_way=3, k_shot=1, n_query=1, n_tasks=2,
                                   random_state=1))
@@ -288,11 +288,9 @@ def test_vmapped_maml_meta_gradient_with_conv4_equals_per_task_loop(first_order)
                         inner_steps=2, inner_lr=0.1, first_order=first_order,
                         random_state=0).fit(tasks)
     theta = {"w": {k: v.detach().double() for k, v in est.meta_params_["w"].items()}}
-    bank = TaskBank(tasks, est._encode, torch.device("cpu"))
-    groups = [tuple(t.double() if t.is_floating_point() else t for t in g[:4]) + (g[4],)
-              for g in bank.groups]
-    assert len(groups) == 2
-    grads, loss = est._step().outer_grad(theta, groups)
+    ep = episodes(est, tasks)
+    assert ep.padded  # two sizes and class counts: padded with masks, one vmap call
+    grads, loss = est._step().outer_grad(theta, ep)
     ref_loss, ref = _maml_conv4_reference(est, theta, tasks, first_order)
     torch.testing.assert_close(loss, ref_loss, atol=1e-10, rtol=1e-10)
     assert set(grads["w"]) == set(ref)

@@ -9,23 +9,13 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from skmeta import ReptileClassifier, ReptileRegressor
-from skmeta._torch._batches import TaskBank
 from skmeta.datasets import SinusoidTasks, make_fewshot_tasks, make_sinusoid_tasks
 
+from .._helpers import double_tree, episodes
 from .._instances import fast_instance
 from ._images import conv4_reference, make_images, make_tabular, mean_accuracy, split_classes
 
 
-def _double(tree):
-    return {k: (_double(v) if isinstance(v, dict) else v.detach().double())
-            for k, v in tree.items()}
-
-
-def _groups(est, tasks):
-    """The engine's equal-shape groups of ``tasks``, in float64."""
-    bank = TaskBank(tasks, est._encode, torch.device("cpu"))
-    return [tuple(t.double() if t.is_floating_point() else t for t in g[:4]) + (g[4],)
-            for g in bank.groups]
 
 
 def _f64(a):
@@ -98,7 +88,7 @@ def _reference_direction(est, theta, tasks):
 
 
 def _regression_tasks():
-    # two shapes, so the engine vmaps two groups
+    # two sizes, so the engine pads them to one shape with masks
     return (make_sinusoid_tasks(4, n_support=5, n_query=7, random_state=0)
             + make_sinusoid_tasks(3, n_support=4, n_query=3, random_state=1))
 
@@ -135,10 +125,10 @@ def test_vmapped_outer_direction_equals_per_task_loop(cls, make_tasks, params,
                         inner_lr=0.05, inner_optimizer=inner_optimizer, random_state=0,
                         **params)
     est.fit(tasks)  # a few steps so the parameters are not at their initial values
-    theta = _double(est.meta_params_)
-    groups = _groups(est, tasks)
-    assert len(groups) == 2
-    direction, loss = est._step().outer_grad(theta, groups)
+    theta = double_tree(est.meta_params_)
+    ep = episodes(est, tasks)
+    assert ep.padded  # two sizes: padded with masks, one vmap call
+    direction, loss = est._step().outer_grad(theta, ep)
     ref, ref_loss = _reference_direction(est, theta, tasks)
     # the per-task head is not a meta-parameter: the direction covers the body only
     assert set(direction) == {"w"} and set(direction["w"]) == set(theta["w"])
@@ -159,7 +149,7 @@ def test_adapt_takes_adapt_steps_on_the_support_set_only(cls, make_tasks, inner_
     t = tasks[-1]
     a = est.adapt(t.X_support, t.y_support)
     x, y, n_way = _task_rows(est, t, support_only=True)
-    ref, _ = _reference_train(est, _double(est.meta_params_)["w"], x, y, n_way, 4)
+    ref, _ = _reference_train(est, double_tree(est.meta_params_)["w"], x, y, n_way, 4)
     assert set(a.adapted_) == set(ref)
     for k, v in ref.items():
         torch.testing.assert_close(a.adapted_[k].double(), v, atol=2e-5, rtol=1e-4)
@@ -176,7 +166,7 @@ def test_outer_lr_one_is_parameter_averaging(cls, make_tasks, outer_lr):
                   meta_batch_size=len(tasks), outer_lr=outer_lr, random_state=0)
     init = fast_instance(cls, max_iter=0, **params).fit(tasks)
     est = fast_instance(cls, max_iter=1, **params).fit(tasks)
-    w0 = _double(init.meta_params_)["w"]
+    w0 = double_tree(init.meta_params_)["w"]
     trained = []
     for t in tasks:
         x, y, n_way = _task_rows(est, t)

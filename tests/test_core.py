@@ -1,0 +1,233 @@
+"""The core's guarantees, over every estimator of the registry: isolated
+adaptation, parameter names, seeding without global state, padded meta-batches,
+and compilation that never ends a fit."""
+
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone, is_classifier
+
+from skmeta import MAMLRegressor, MetaHyperparamSearch
+from skmeta._torch import _engine
+from skmeta._torch._batches import TaskBank, bucket
+from skmeta.datasets import make_fewshot_tasks
+from skmeta.tasks import check_tasks
+from skmeta.exceptions import CompilationWarning, MetaTrainingDiverged
+
+from ._helpers import double_tree, episodes
+from ._instances import all_estimators, fast_instance
+
+
+def _unequal_tasks(classifier, seed=0):
+    """Tasks of many sizes (and, for classifiers, class counts), like real grouped data."""
+    rng = np.random.RandomState(seed)
+    if classifier:
+        X = rng.normal(size=(120, 3))
+        y = np.repeat(["a", "b", "c", "d"], 30)
+        X[:, 0] += np.repeat(np.arange(4), 30)
+        tasks = []
+        for i, (n_way, k, q) in enumerate([(2, 2, 3), (3, 1, 2), (2, 3, 1), (4, 2, 2)]):
+            tasks += make_fewshot_tasks(X, y, n_way=n_way, k_shot=k, n_query=q, n_tasks=2,
+                                        random_state=seed + i)
+        return check_tasks(tasks, classifier=True)
+    tasks = []
+    for n in (4, 7, 12, 5, 33, 9):
+        X = rng.uniform(-3, 3, size=(n, 2))
+        y = np.sin(X[:, 0] + rng.uniform()) + X[:, 1]
+        tasks.append((X[:3], y[:3], X[3:], y[3:]))
+    return check_tasks(tasks)
+
+
+ESTIMATORS = all_estimators()
+
+
+def _fitted(cls, tasks=None, **params):
+    tasks = _unequal_tasks(cls._classifier) if tasks is None else tasks
+    return fast_instance(cls, random_state=0, **params).fit(tasks), tasks
+
+
+def _predictions(est, task):
+    X_q = task.X_query
+    ad = est.adapt(task.X_support, task.y_support)
+    return ad.predict_proba(X_q) if is_classifier(est) else ad.predict(X_q)
+
+
+# ------------------------------------------------------------ 1. adapt isolation
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_training_an_adapted_estimator_never_changes_its_parent(cls):
+    est, tasks = _fitted(cls)
+    t = tasks[0]
+    before = (_predictions(est, t), est.n_iter_, len(est.history_),
+              {k: v.clone() for k, v in est.meta_params_["w"].items()})
+    child = est.adapt(t.X_support, t.y_support)
+    child_pred = child.predict(t.X_query)
+    child.partial_fit(tasks)  # meta-training the adapted estimator
+    assert child.n_iter_ == 2 * est.max_iter
+    np.testing.assert_array_equal(_predictions(est, t), before[0])
+    assert (est.n_iter_, len(est.history_)) == before[1:3]
+    for k, v in est.meta_params_["w"].items():
+        assert torch.equal(v, before[3][k])
+    # and the other way round: training the parent leaves the adapted one alone
+    other = est.adapt(t.X_support, t.y_support)
+    est.partial_fit(tasks)
+    np.testing.assert_array_equal(other.predict(t.X_query), child_pred)
+
+
+# ------------------------------------------------------------ 2. parameter names
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_misspelled_parameter_is_an_error_everywhere(cls):
+    with pytest.raises(ValueError, match="inner_lrr"):
+        cls().set_params(inner_lrr=0.1)
+    est = cls(inner_lrr=0.1)  # __init__ stores it (scikit-learn validates in fit) ...
+    cloned = clone(est)  # ... clone keeps it ...
+    assert cloned.get_params()["inner_lrr"] == 0.1
+    with pytest.raises(TypeError, match="inner_lrr"):  # ... and fit names it
+        cloned.fit(_unequal_tasks(cls._classifier))
+    # module__* parameters are routed, not rejected
+    assert cls().set_params(module__hidden_layer_sizes=(4,)).get_params()[
+        "module__hidden_layer_sizes"] == (4,)
+
+
+def test_a_misspelled_grid_name_fails_before_any_candidate_is_fitted():
+    search = MetaHyperparamSearch(MAMLRegressor(max_iter=1), {"inner_lrr": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="inner_lrr"):
+        search.fit(_unequal_tasks(False))
+
+
+# ------------------------------------------------------------------ 3. seeding
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fits_in_threads_equal_the_serial_fit_bit_for_bit(cls):
+    tasks = _unequal_tasks(cls._classifier)
+
+    def run(_=None):
+        est = fast_instance(cls, random_state=3, max_iter=4).fit(tasks)
+        return {k: v.clone() for k, v in est.meta_params_["w"].items()}, _predictions(est, tasks[1])
+
+    serial = run()
+    global_state = torch.get_rng_state()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    for params, pred in results:
+        assert params.keys() == serial[0].keys()
+        for k in params:
+            assert torch.equal(params[k], serial[0][k]), k
+        np.testing.assert_array_equal(pred, serial[1])
+    # nothing read or changed torch's global generator
+    assert torch.equal(torch.get_rng_state(), global_state)
+
+
+def test_a_user_module_class_is_seeded_without_changing_the_global_generator():
+    class Net(torch.nn.Module):
+        def __init__(self, in_features=2, out_features=1):
+            super().__init__()
+            self.lin = torch.nn.Linear(in_features, out_features)
+
+        def forward(self, x):
+            return self.lin(x)
+
+    tasks = _unequal_tasks(False)
+    state = torch.get_rng_state()
+    a = fast_instance(MAMLRegressor, module=Net, random_state=1).fit(tasks)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.rand(5)  # moving the global generator changes nothing
+    b = fast_instance(MAMLRegressor, module=Net, random_state=1).fit(tasks)
+    for k, v in a.meta_params_["w"].items():
+        assert torch.equal(v, b.meta_params_["w"][k])
+
+
+# ---------------------------------------------------------------- 6. exceptions
+def test_divergence_error_is_public():
+    tasks = _unequal_tasks(False)
+    est = fast_instance(MAMLRegressor, max_iter=50, meta_lr=1e6, inner_lr=1e3, random_state=0)
+    with pytest.raises(MetaTrainingDiverged, match="diverged at iteration"):
+        est.fit(tasks)
+    assert _engine.MetaTrainingDiverged is MetaTrainingDiverged
+    assert issubclass(MetaTrainingDiverged, FloatingPointError)
+
+
+# ------------------------------------------------------- 8. unequal task sizes
+def test_bucket_sizes_are_few_and_waste_at_most_half():
+    sizes = [bucket(n) for n in range(1, 300)]
+    assert all(n <= b <= max(2, 1.5 * n) for n, b in zip(range(1, 300), sizes))
+    assert len(set(sizes)) <= 18  # two per octave
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_padded_meta_batch_gives_the_per_task_meta_gradient(cls):
+    """One vmap call over tasks padded to a common shape, with masks, gives the
+    mean of the per-task (unpadded) losses and meta-gradients."""
+    est, tasks = _fitted(cls, max_iter=2)
+    est.module_.double()
+    theta = double_tree(est.meta_params_)
+    step = est._step()
+    padded = episodes(est, tasks)
+    assert padded.padded and padded.n_tasks == len(tasks)
+    direction, loss = step.outer_grad(theta, padded)
+    per_task = [step.outer_grad(theta, episodes(est, [t])) for t in tasks]
+    torch.testing.assert_close(loss, torch.stack([l for _, l in per_task]).mean(),
+                               atol=1e-10, rtol=1e-8)
+    for part in direction:
+        for k, g in direction[part].items():
+            ref = torch.stack([d[part][k] for d, _ in per_task]).mean(0)
+            torch.testing.assert_close(g, ref, atol=1e-8, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_batched_evaluation_of_unequal_tasks_equals_one_at_a_time(cls):
+    est, tasks = _fitted(cls)
+    one = est._task_outputs(tasks, batch_size=1)
+    batched = est._task_outputs(tasks, batch_size=4)
+    for a, b, t in zip(one, batched, tasks):
+        assert a.shape[0] == len(t.X_query)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_bank_pads_only_where_sizes_differ():
+    tasks = _unequal_tasks(False)
+    est = fast_instance(MAMLRegressor)
+    bank = TaskBank(tasks, est._encode, torch.device("cpu"), buckets=True)
+    ep = bank.take(np.array([0, 4]))
+    assert ep.xq.shape[1] == bucket(30) and ep.mq[0].sum() == 1 and ep.mq[1].sum() == 30
+    same = TaskBank(tasks[:1] * 3, est._encode, torch.device("cpu")).take()
+    assert not same.padded
+
+
+# --------------------------------------------------------------- 9. compilation
+def test_a_failing_compilation_falls_back_to_eager_with_one_warning(monkeypatch):
+    calls = []
+
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            calls.append(1)
+            raise RuntimeError("InductorError: file too short")  # a corrupt cache
+        return run
+
+    tasks = _unequal_tasks(False)
+    eager = fast_instance(MAMLRegressor, random_state=0).fit(tasks)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        est = fast_instance(MAMLRegressor, random_state=0, compile=True).fit(tasks)
+    msgs = [w for w in record if issubclass(w.category, CompilationWarning)]
+    assert len(msgs) == 1 and "file too short" in str(msgs[0].message)
+    assert len(calls) == 1  # not retried at every iteration
+    assert est.n_iter_ == est.max_iter
+    for k, v in eager.meta_params_["w"].items():
+        torch.testing.assert_close(est.meta_params_["w"][k], v)
+
+
+def test_compile_auto_decides_by_cost(monkeypatch):
+    assert not _engine.worth_compiling(0.001, 1000)  # 1 s of work: never repays
+    assert _engine.worth_compiling(0.05, 100_000)
+    compiled = []
+    monkeypatch.setattr(_engine, "maybe_compile", lambda fn: compiled.append(fn) or fn)
+    tasks = _unequal_tasks(False)
+    fast_instance(MAMLRegressor, compile="auto", max_iter=30).fit(tasks)
+    assert not compiled  # 30 small iterations: eager
+    monkeypatch.setattr(_engine, "AUTO_COMPILE_SECONDS", 0.0)
+    fast_instance(MAMLRegressor, compile="auto", max_iter=30).fit(tasks)
+    assert len(compiled) == 1  # decided once, after the timed eager iterations
