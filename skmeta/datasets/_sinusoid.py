@@ -28,6 +28,12 @@ class SinusoidTasks(TaskSampler):
     random_state : int, RandomState instance or None, default=None
         Default randomness of :meth:`sample` when it is given none.
 
+    Raises
+    ------
+    ValueError
+        When ``n_support`` or ``n_tasks`` is not an int >= 1, or ``n_query``
+        not an int >= 0 (scikit-learn's ``InvalidParameterError``).
+
     See Also
     --------
     make_sinusoid_tasks : A fixed list of such tasks.

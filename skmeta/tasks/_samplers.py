@@ -195,6 +195,12 @@ class SubsetSampler(TaskSampler):
     n_query : int
         Query rows per task.
 
+    Raises
+    ------
+    ValueError
+        When ``k_shot``, ``n_query`` or ``n_tasks`` is not an int >= 1, or
+        ``k_shot + n_query`` exceeds the rows of ``X``.
+
     Examples
     --------
     >>> import numpy as np

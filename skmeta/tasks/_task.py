@@ -22,15 +22,14 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _beyond_float32(rows):
-    """Per row of a 2-D array: whether it holds a finite value beyond float32's range."""
-    if rows.dtype.kind != "f" or rows.dtype.itemsize <= 4 or rows.shape[1] == 0:
-        return np.zeros(len(rows), dtype=bool)
-    # two reductions (NaN ignored), no copy of the data
-    ext = np.maximum(np.fmax.reduce(rows, axis=1), -np.fmin.reduce(rows, axis=1))
-    bad = ext > _FLOAT32_MAX
-    for j in np.flatnonzero(np.isinf(ext)):  # infinities let through (allow_nan): look closer
-        row = rows[j]
-        bad[j] = bool((np.abs(row[np.isfinite(row)]) > _FLOAT32_MAX).any())
+    """Per row of a 2-D float array: whether it holds a finite value beyond float32's range."""
+    # two reductions that skip NaN, no copy of the data
+    hi, lo = np.fmax.reduce(rows, axis=1), np.fmin.reduce(rows, axis=1)
+    bad = (hi > _FLOAT32_MAX) | (lo < -_FLOAT32_MAX)
+    if bad.any():  # infinities (let through by allow_nan) do not count: look closer
+        for j in np.flatnonzero(bad & (np.isinf(hi) | np.isinf(lo))):
+            row = rows[j]
+            bad[j] = (np.abs(row[np.isfinite(row)]) > _FLOAT32_MAX).any()
     return bad
 
 
@@ -76,6 +75,10 @@ def check_float32_range(a, name, *, task=None, stacked=False):
     ValueError: task 3: X_query has values beyond float32's range (|x| > 3.4e+38); skmeta computes in float32
     """
     a = np.asarray(a)
+    if a.dtype.kind != "f" or a.dtype.itemsize <= 4 or a.size == 0:
+        return a
+    if not stacked and -_FLOAT32_MAX <= a.min() and a.max() <= _FLOAT32_MAX:
+        return a  # the common case, fast (NaN fails the test and is looked at below)
     bad = _beyond_float32(a.reshape(len(a), -1) if stacked else a.reshape(1, -1))
     if bad.any():
         i = int(np.argmax(bad)) if stacked else task

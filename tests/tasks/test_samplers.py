@@ -8,6 +8,11 @@ from skmeta import EpisodeSampler, Task
 from skmeta.tasks import SubsetSampler, TaskSampler, check_tasks
 
 
+def _int(name, low=1):
+    """The start of scikit-learn's message for a bad count parameter."""
+    return rf"'{name}' parameter of EpisodeSampler must be an int in the range \[{low}, inf\)"
+
+
 def _labelled_pool(n_classes=5, per_class=8, n_features=3, labels=None):
     """Rows identifiable by X[:, 0] == row index; labels repeat per class."""
     n = n_classes * per_class
@@ -144,12 +149,12 @@ def test_episode_repr_hides_arrays():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"n_way": 0}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got 0"),
-    ({"n_way": 2.0}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got 2.0"),
-    ({"n_way": True}, r"'n_way' parameter of EpisodeSampler must be an int in the range \[1, inf\). Got True"),
-    ({"k_shot": 0}, r"'k_shot' parameter of EpisodeSampler must be an int in the range \[1, inf\)"),
-    ({"k_shot": None}, r"'k_shot' parameter of EpisodeSampler must be an int in the range \[1, inf\)"),
-    ({"n_query": -1}, r"'n_query' parameter of EpisodeSampler must be an int in the range \[0, inf\)"),
+    ({"n_way": 0}, _int("n_way") + r". Got 0"),
+    ({"n_way": 2.0}, _int("n_way") + r". Got 2.0"),
+    ({"n_way": True}, _int("n_way") + r". Got True"),
+    ({"k_shot": 0}, _int("k_shot")),
+    ({"k_shot": None}, _int("k_shot")),
+    ({"n_query": -1}, _int("n_query", 0)),
     ({"classes": 3}, r"'classes' parameter of EpisodeSampler must be an array-like or None"),
     ({"n_way": 6}, "n_way=6 is larger than the 5 classes available"),
     ({"n_way": 3, "classes": [0, 1]}, "n_way=3 is larger than the 2 classes available"),
@@ -188,6 +193,9 @@ def test_sampler_bad_random_state(sampler):
     s = EpisodeSampler(X, y, 2, 1, 1) if sampler == "episode" else SubsetSampler(X, y, 2, 2)
     with pytest.raises(ValueError, match=r"'random_state' parameter of \w+Sampler.sample"):
         s.sample(2, random_state="seed")
+    with pytest.raises(ValueError, match=r"'n_tasks' parameter of \w+Sampler.sample must be "
+                                         r"an int in the range \[1, inf\)"):
+        s.sample(True, random_state=0)
 
 
 def test_episode_sampler_n_query_0_makes_pools():
