@@ -1,16 +1,23 @@
 """Few-shot evaluation: adapt on each task's support set, score on its query set."""
 
+from numbers import Integral, Real
+
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.special import softmax
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
 from ..tasks import check_tasks
 
 __all__ = ["evaluate_tasks"]
+
+# constraints shared by the functions and classes of skmeta.model_selection
+_SCORING = [StrOptions(set(get_scorer_names())), callable, None]
+_N_JOBS = [Integral, None]
 
 
 class _Outputs(BaseEstimator):
@@ -57,6 +64,30 @@ def _adapt_and_score(estimator, task, scorer):
     return scorer(estimator.adapt(task.X_support, task.y_support), task.X_query, task.y_query)
 
 
+def _batched_outputs(estimator, tasks, batch_size):
+    """Query outputs of every task from skmeta's batched path; None without one.
+
+    The one call of the private protocol of skmeta's estimators,
+    ``_task_outputs(tasks, batch_size)``: adapt to each support set and
+    predict its query set, tasks of equal shapes together. Estimators
+    without it are adapted and scored task by task.
+    """
+    if not hasattr(estimator, "_task_outputs"):
+        return None
+    return estimator._task_outputs(tasks, batch_size=batch_size)
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["adapt"])],
+        "tasks": "no_validation",  # check_tasks names the index of a bad task
+        "scoring": _SCORING,
+        "confidence": [Interval(Real, 0, 1, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_jobs": _N_JOBS,
+    },
+    prefer_skip_nested_validation=False,  # the estimator's own checks still run
+)
 def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_size="auto",
                    n_jobs=None):
     """Few-shot score of a fitted estimator: adapt to each task, score its query set.
@@ -80,16 +111,16 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
         A scikit-learn scorer name (``"accuracy"``,
         ``"neg_mean_squared_error"``, ...) or ``scorer(estimator, X, y)``;
         ``None`` uses the estimator's ``score`` (accuracy, or R^2).
-    confidence : float, default=0.95
+    confidence : float in (0, 1), default=0.95
         Level of the normal-approximation interval
         ``mean +/- z * std / sqrt(n_tasks)``, as few-shot papers report it.
-    n_jobs : int or None, default=None
-        Estimators without skmeta's batched path are adapted and scored task
-        by task through joblib with ``n_jobs``.
-    batch_size : int or "auto", default="auto"
+    batch_size : int >= 1 or "auto", default="auto"
         Tasks of equal shapes adapted together in one ``vmap`` call (bounds
         memory); ``"auto"``: one at a time on the CPU, whose caches favour
         small activations, 64 on a GPU.
+    n_jobs : int or None, default=None
+        Estimators without skmeta's batched path are adapted and scored task
+        by task through joblib with ``n_jobs``.
 
     Returns
     -------
@@ -114,9 +145,8 @@ def evaluate_tasks(estimator, tasks, scoring=None, *, confidence=0.95, batch_siz
     classifier = is_classifier(estimator)
     tasks = check_tasks(tasks, classifier=classifier, require_query=True)
     scorer = check_scoring(estimator, scoring=scoring)
-    batched = getattr(estimator, "_task_outputs", None)
-    if batched is not None:
-        outputs = batched(tasks, batch_size=batch_size)
+    outputs = _batched_outputs(estimator, tasks, batch_size)
+    if outputs is not None:
         scores = []
         for t, out in zip(tasks, outputs):
             if classifier:

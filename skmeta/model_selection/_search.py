@@ -12,7 +12,7 @@ from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
-from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics import check_scoring
 from sklearn.model_selection import (KFold, ParameterGrid, ParameterSampler, StratifiedKFold,
                                      check_cv, cross_val_score)
 from sklearn.utils import check_random_state, get_tags
@@ -23,7 +23,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..tasks import Task, TaskSampler, check_tasks
 from ..tasks._task import _as_task
-from ._split import TaskKFold
+from ._evaluate import _N_JOBS, _SCORING
+from ._split import _CV, TaskKFold
 from ._validation import _fit_and_score
 
 __all__ = ["MetaHyperparamSearch"]
@@ -462,12 +463,12 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         "param_distributions": [dict, list, None],
         "n_iter": [Interval(Integral, 1, None, closed="left")],
         "portfolio_size": [Interval(Integral, 1, None, closed="left")],
-        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "cv": [Interval(Integral, 2, None, closed="left"), HasMethods(["split"])],
+        "scoring": _SCORING,
+        "cv": _CV,
         "halving": ["boolean"],
         "halving_factor": [Interval(Real, 1, None, closed="neither")],
         "min_tasks": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "n_jobs": [Integral, None],
+        "n_jobs": _N_JOBS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }

@@ -1,8 +1,34 @@
 """Splitters over lists of tasks: whole tasks go to one side of each split."""
 
+from numbers import Integral
+
 from sklearn.model_selection import KFold, ShuffleSplit
+from sklearn.utils._param_validation import (HasMethods, Interval, RealNotInt,
+                                             validate_parameter_constraints)
 
 __all__ = ["TaskKFold", "TaskShuffleSplit"]
+
+
+class _Splitter(HasMethods):
+    """Constraint: an object with ``split`` (a str has one, and is no splitter)."""
+
+    def __init__(self):
+        super().__init__(["split"])
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, str) and super().is_satisfied_by(val)
+
+
+# the constraint of a task-level ``cv``: a number of TaskKFold folds or a splitter
+_CV = [Interval(Integral, 2, None, closed="left"), _Splitter()]
+
+
+def _validate(splitter, **params):
+    """Check ``params`` (by default the splitter's attributes) against the
+    splitter's ``_parameter_constraints``."""
+    constraints = splitter._parameter_constraints
+    params = params or {name: getattr(splitter, name) for name in constraints}
+    validate_parameter_constraints(constraints, params, caller_name=type(splitter).__name__)
 
 
 def _n_tasks(tasks, n_splits, name):
@@ -53,6 +79,16 @@ class TaskKFold(KFold):
     [[0, 1], [2, 3], [4, 5]]
     """
 
+    _parameter_constraints = {
+        "n_splits": [Interval(Integral, 2, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
+        _validate(self, n_splits=n_splits, shuffle=shuffle, random_state=random_state)
+        super().__init__(n_splits, shuffle=shuffle, random_state=random_state)
+
     def split(self, tasks, y=None, groups=None):
         """Indices of training and held-out tasks for each fold.
 
@@ -68,8 +104,13 @@ class TaskKFold(KFold):
         train, test : ndarray
             Task indices.
         """
+        _validate(self)
         _n_tasks(tasks, self.n_splits, type(self).__name__)
         return super().split(tasks)
+
+
+_SIZE = [Interval(RealNotInt, 0, 1, closed="neither"), Interval(Integral, 1, None, closed="left"),
+         None]
 
 
 class TaskShuffleSplit(ShuffleSplit):
@@ -103,6 +144,19 @@ class TaskShuffleSplit(ShuffleSplit):
     [(7, 3), (7, 3)]
     """
 
+    _parameter_constraints = {
+        "n_splits": [Interval(Integral, 1, None, closed="left")],
+        "test_size": _SIZE,
+        "train_size": _SIZE,
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_splits=10, *, test_size=None, train_size=None, random_state=None):
+        _validate(self, n_splits=n_splits, test_size=test_size, train_size=train_size,
+                  random_state=random_state)
+        super().__init__(n_splits, test_size=test_size, train_size=train_size,
+                         random_state=random_state)
+
     def split(self, tasks, y=None, groups=None):
         """Indices of training and held-out tasks for each split.
 
@@ -118,5 +172,6 @@ class TaskShuffleSplit(ShuffleSplit):
         train, test : ndarray
             Task indices.
         """
+        _validate(self)
         _n_tasks(tasks, None, type(self).__name__)
         return super().split(tasks)

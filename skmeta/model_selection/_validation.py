@@ -6,10 +6,11 @@ from numbers import Integral
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 from ..tasks import check_tasks
-from ._evaluate import evaluate_tasks
-from ._split import TaskKFold
+from ._evaluate import _N_JOBS, _SCORING, evaluate_tasks
+from ._split import _CV, TaskKFold
 
 __all__ = ["cross_validate_tasks"]
 
@@ -27,6 +28,18 @@ def _fit_and_score(estimator, tasks, train, test, scoring, return_estimator):
     return out
 
 
+@validate_params(
+    {
+        "estimator": [HasMethods(["fit", "adapt"])],
+        "tasks": "no_validation",  # check_tasks names the index of a bad task
+        "cv": _CV,
+        "scoring": _SCORING,
+        "n_jobs": _N_JOBS,
+        "return_estimator": ["boolean"],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=False,  # the estimator's fit validates its parameters
+)
 def cross_validate_tasks(estimator, tasks, *, cv=5, scoring=None, n_jobs=None,
                          return_estimator=False, verbose=0):
     """Evaluate a meta-learner by cross-validation over tasks.
@@ -45,7 +58,7 @@ def cross_validate_tasks(estimator, tasks, *, cv=5, scoring=None, n_jobs=None,
         The meta-learner; it is cloned for every split.
     tasks : list of tasks
         Tasks with query sets, in any form :class:`skmeta.Task` accepts.
-    cv : int or splitter, default=5
+    cv : int >= 2 or splitter, default=5
         Number of :class:`TaskKFold` folds, or an object with
         ``split(tasks)`` yielding task indices (:class:`TaskShuffleSplit`,
         or any scikit-learn splitter).
@@ -79,10 +92,8 @@ def cross_validate_tasks(estimator, tasks, *, cv=5, scoring=None, n_jobs=None,
     ((3,), [10, 10, 10])
     """
     tasks = check_tasks(tasks, classifier=is_classifier(estimator), require_query=True)
-    if isinstance(cv, Integral) and not isinstance(cv, bool):
+    if isinstance(cv, Integral):
         cv = TaskKFold(n_splits=cv)
-    if isinstance(cv, str) or not callable(getattr(cv, "split", None)):
-        raise TypeError(f"cv must be an int or a splitter with split(tasks); got {cv!r}")
     splits = list(cv.split(tasks))
     for k, (train, test) in enumerate(splits):
         if len(train) == 0 or len(test) == 0:

@@ -86,7 +86,8 @@ def test_the_search_own_parameters_are_still_validated():
     from sklearn.utils._param_validation import InvalidParameterError
 
     for bad in [dict(param_grid="alpha"), dict(portfolio_size=0), dict(cv=1),
-                dict(halving_factor=1), dict(scoring="no-such-scorer")]:
+                dict(halving_factor=1), dict(scoring="no-such-scorer"),
+                dict(cv="five"), dict(n_jobs="all")]:
         kwargs = {"param_grid": {"alpha": [1.0]}, **bad}
         with pytest.raises(InvalidParameterError, match=f"'{next(iter(bad))}' parameter"):
             MetaHyperparamSearch(Ridge(), **kwargs).fit(_tasks())

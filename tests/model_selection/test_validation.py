@@ -71,7 +71,7 @@ def test_cross_validate_tasks_errors():
     X, y = tasks[0].X_support, tasks[0].y_support
     with pytest.raises(ValueError, match="task 4: has no query set"):
         cross_validate_tasks(MAMLRegressor(**FAST), tasks + [(X, y)], cv=2)
-    with pytest.raises(TypeError, match="cv must be"):
+    with pytest.raises(TypeError, match="'cv' parameter of cross_validate_tasks must be"):
         cross_validate_tasks(MAMLRegressor(**FAST), tasks, cv="five")
     with pytest.raises(ValueError, match="needs at least 5 tasks"):
         cross_validate_tasks(MAMLRegressor(**FAST), tasks, cv=5)
