@@ -28,6 +28,7 @@ from ._torch._networks import build_seeded
 from ._torch._utils import as_tensor, resolve_device, to_numpy
 from .tasks import (EpisodeSampler, SubsetSampler, Task, TaskSampler, check_task_batch,
                     check_tasks)
+from .tasks._task import check_float32_range
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
 
@@ -57,7 +58,7 @@ class BaseMetaEstimator(BaseEstimator):
     """
 
     _parameter_constraints = {
-        "module": "no_validation",
+        "module": [None, StrOptions({"conv4"}), type, torch.nn.Module],
         "hidden_layer_sizes": ["array-like"],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "meta_batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -281,10 +282,12 @@ class BaseMetaEstimator(BaseEstimator):
             if isinstance(X, TaskSampler) or (callable(getattr(X, "sample", None))
                                              and not isinstance(X, (list, tuple))):
                 first = check_tasks(X.sample(1, 0), classifier=self._classifier,
+                                    min_classes=self._min_classes(),
                                     n_features=n_features)[0]
                 self._record_input(first.X_support)
                 return X, None
-            tasks = check_tasks(X, classifier=self._classifier, n_features=n_features)
+            tasks = check_tasks(X, classifier=self._classifier, n_features=n_features,
+                                min_classes=self._min_classes())
             self._check_pools(tasks)
             self._record_input(tasks[0].X_support)
             return tasks, None
@@ -342,7 +345,8 @@ class BaseMetaEstimator(BaseEstimator):
         n_features = tuple(self._input_shape_)
 
         def check(ts):
-            return check_tasks(ts, classifier=self._classifier, n_features=n_features)
+            return check_tasks(ts, classifier=self._classifier, n_features=n_features,
+                               min_classes=self._min_classes())
 
         def check_batch(*arrays):
             return check_task_batch(*arrays, n_features=n_features)
@@ -500,9 +504,17 @@ class BaseMetaEstimator(BaseEstimator):
         with torch.no_grad():
             return to_numpy(self._step().predict_scores(w64, x))
 
+    def _min_classes(self):
+        """Fewest classes a meta-training task needs (2 for classifiers: one
+        class teaches nothing about telling classes apart)."""
+        return 2 if self._classifier else 1
+
     def _validate_arrays(self, X, y, reset):
         X, y = validate_data(self, X, y, reset=reset, allow_nd=True,
                              **self._y_validation())
+        check_float32_range(X, "X")
+        if not self._classifier:
+            check_float32_range(y, "y")
         if not reset:
             self._check_row_shape(X)
         return X, y
@@ -660,6 +672,10 @@ class MetaClassifierMixin(ClassifierMixin):
     def _encode_support(self, y, device):
         check_classification_targets(y)
         self.classes_, ys = np.unique(y, return_inverse=True)
+        if len(self.classes_) == 1:
+            warnings.warn(
+                f"the support set has a single class ({self.classes_[0]!r}): every "
+                "prediction of the adapted estimator is that class", UserWarning)
         return torch.as_tensor(ys, device=device), len(self.classes_)
 
     def _validate_arrays(self, X, y, reset):

@@ -231,3 +231,88 @@ def test_compile_auto_decides_by_cost(monkeypatch):
     monkeypatch.setattr(_engine, "AUTO_COMPILE_SECONDS", 0.0)
     fast_instance(MAMLRegressor, compile="auto", max_iter=30).fit(tasks)
     assert len(compiled) == 1  # decided once, after the timed eager iterations
+
+
+# ------------------------------------------------------------- 4. parameters
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_constraints_name_exactly_the_parameters(cls):
+    assert set(cls._parameter_constraints) == set(cls._get_param_names())
+
+
+@pytest.mark.parametrize("params", [{"adapt_steps": None}, {"adapt_steps": 1.5},
+                                    {"module": "conv5"}, {"module": 3}])
+def test_a_bad_value_fails_in_fit_naming_the_parameter(params):
+    from skmeta import FineTuneRegressor
+    with pytest.raises(ValueError, match=list(params)[0]):
+        fast_instance(FineTuneRegressor, **params).fit(_unequal_tasks(False))
+
+
+# ---------------------------------------------------- 5, 10. inputs users get wrong
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_values_beyond_float32_are_rejected_before_training(cls):
+    tasks = _unequal_tasks(cls._classifier)
+    t = tasks[2]
+    X = t.X_query.copy()
+    X[0, 0] = 1e300
+    bad = tasks[:2] + [(t.X_support, t.y_support, X, t.y_query)] + tasks[3:]
+    est = fast_instance(cls)
+    with pytest.raises(ValueError, match="task 2: X_query has values beyond float32"):
+        est.fit(bad)
+    assert not hasattr(est, "meta_params_")
+    X = np.vstack([t.X_support, t.X_query])
+    y = np.concatenate([t.y_support, t.y_query])
+    X[1, 1] = -1e300
+    with pytest.raises(ValueError, match="X has values beyond float32"):
+        fast_instance(cls).fit(X, y)
+
+
+def test_a_continuous_target_for_a_classifier_says_so():
+    from skmeta import MAMLClassifier
+    rng = np.random.RandomState(0)
+    tasks = [(rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=(4, 2)),
+              rng.normal(size=4))]
+    with pytest.raises(ValueError, match="continuous"):
+        fast_instance(MAMLClassifier).fit(tasks)
+
+
+@pytest.mark.parametrize("cls", [c for c in ESTIMATORS if c._classifier])
+def test_one_class_tasks_and_support_sets(cls):
+    tasks = _unequal_tasks(True)
+    t = tasks[0]
+    keep = t.y_support == t.y_support[0]
+    one = (t.X_support[keep], t.y_support[keep], t.X_query[:1], t.y_support[keep][:1])
+    with pytest.raises(ValueError, match="task 1: y_support has a single class"):
+        fast_instance(cls).fit(tasks[:1] + [one] + tasks[1:])
+    est = fast_instance(cls, random_state=0).fit(tasks)
+    with pytest.warns(UserWarning, match="single class"):
+        ad = est.adapt(t.X_support[keep], t.y_support[keep])
+    assert (ad.predict(t.X_query) == t.y_support[0]).all()
+
+
+@pytest.mark.parametrize("shape, layout", [((32, 32, 3), "last"), ((3, 32, 32), "first"),
+                                           ((5, 5, 1), "last"), ((1, 9, 9), "first")])
+def test_conv4_detects_the_channel_axis_where_unambiguous(shape, layout):
+    from skmeta._torch._networks import Conv4
+    net = Conv4(shape, channels=2)
+    assert net.channels_last == (layout == "last")
+    assert net.blocks[0].in_channels == (shape[2] if layout == "last" else shape[0])
+    x = torch.rand((4,) + shape)
+    y = x.permute(0, 3, 1, 2) if layout == "last" else x
+    first = Conv4(y.shape[1:], channels=2)
+    first.load_state_dict(net.state_dict())
+    torch.testing.assert_close(net(x), first(y))
+
+
+def test_conv4_asks_where_the_channel_axis_is_ambiguous():
+    from skmeta import ProtoNetClassifier
+    X = np.random.RandomState(0).rand(12, 3, 8, 3)
+    y = np.repeat([0, 1, 2], 4)
+    with pytest.raises(ValueError, match="module__channels_last"):
+        fast_instance(ProtoNetClassifier, module="conv4").fit(X, y)
+    est = fast_instance(ProtoNetClassifier, module="conv4", module__channels=2,
+                        module__channels_last=True).fit(X, y)
+    assert est.module_.blocks[0].in_channels == 3
+    flat = fast_instance(ProtoNetClassifier, module="conv4", module__channels=2,
+                         module__image_shape=(12, 12, 3)).fit(
+        np.random.RandomState(0).rand(12, 432), y)
+    assert flat.module_.blocks[0].in_channels == 3  # (H, W, C) detected

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..exceptions import CompilationWarning, MetaTrainingDiverged
 from ._functional import HEAD
 from ._networks import exact_batch_norm
+from ._threads import intra_op_threads, threads_for
 
 __all__ = ["MetaStep", "GradientStep", "train"]
 
@@ -235,54 +236,58 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
         cb.on_train_begin(est)
     bar = tqdm(total=n_iter, disable=not verbose, desc=type(est).__name__,
                mininterval=0.5, leave=True)
-    losses = []
-    try:
-        for it in range(n_iter):
-            t0 = time.perf_counter()
-            episodes = source.next()
-            direction, loss = outer(theta, episodes)
-            dirs = _leaves(direction)
-            check = loss + sum(torch._foreach_norm(dirs)).sum() * 0.0
-            value = float(loss)
-            if not math.isfinite(float(check)):
-                raise MetaTrainingDiverged(
-                    f"meta-training diverged at iteration {est.n_iter_ + 1}: the "
-                    f"meta-loss is {value} or its gradient is not finite. The "
-                    "learning rates are the likely cause; lower meta_lr or inner_lr. "
-                    "The parameters of the last good iteration are kept."
-                )
-            for p, d in zip(leaves, dirs):
-                p.grad = d
-            optimizer.step()
-            est.n_iter_ += 1
-            losses.append(value)
-            dur = time.perf_counter() - t0
-            if probe is not None:
-                probe.append(dur)
-                if len(probe) == AUTO_PROBE_ITERATIONS:
-                    # the first iterations include one-off costs: take the median
-                    if worth_compiling(sorted(probe)[len(probe) // 2], n_iter - it - 1):
-                        outer = maybe_compile(step.outer_grad)
-                    probe = None
-            # skorch's History.new_epoch/record cost O(len(history)); append the
-            # row to the underlying list instead (the same rows, in O(1))
-            row = {"epoch": est.n_iter_, "train_loss": value, "batches": [], "dur": dur}
-            list.append(history, row)
-            bar.update(1)
-            if (it + 1) % eval_every == 0 or it + 1 == n_iter:
-                if valid is not None:
-                    with torch.no_grad():
-                        row["valid_loss"] = float(step.meta_loss(theta, valid))
-                bar.set_postfix(loss=f"{sum(losses) / len(losses):.4g}", refresh=False)
-                losses = []
-                for cb in callbacks:
-                    cb.on_epoch_end(est)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        bar.close()
-        for p in leaves:
-            p.grad = None
+    with intra_op_threads() as threads:  # restored afterwards (see _threads.py)
+        losses = []
+        try:
+            for it in range(n_iter):
+                t0 = time.perf_counter()
+                episodes = source.next()
+                if it == 0:  # one thread for small networks: see _threads.py
+                    threads.set(threads_for(step.model.module, episodes.xs, episodes.xq,
+                                            batch_dims=2))
+                direction, loss = outer(theta, episodes)
+                dirs = _leaves(direction)
+                check = loss + sum(torch._foreach_norm(dirs)).sum() * 0.0
+                value = float(loss)
+                if not math.isfinite(float(check)):
+                    raise MetaTrainingDiverged(
+                        f"meta-training diverged at iteration {est.n_iter_ + 1}: the "
+                        f"meta-loss is {value} or its gradient is not finite. The "
+                        "learning rates are the likely cause; lower meta_lr or inner_lr. "
+                        "The parameters of the last good iteration are kept."
+                    )
+                for p, d in zip(leaves, dirs):
+                    p.grad = d
+                optimizer.step()
+                est.n_iter_ += 1
+                losses.append(value)
+                dur = time.perf_counter() - t0
+                if probe is not None:
+                    probe.append(dur)
+                    if len(probe) == AUTO_PROBE_ITERATIONS:
+                        # the first iterations include one-off costs: take the median
+                        if worth_compiling(sorted(probe)[len(probe) // 2], n_iter - it - 1):
+                            outer = maybe_compile(step.outer_grad)
+                        probe = None
+                # skorch's History.new_epoch/record cost O(len(history)); append the
+                # row to the underlying list instead (the same rows, in O(1))
+                row = {"epoch": est.n_iter_, "train_loss": value, "batches": [], "dur": dur}
+                list.append(history, row)
+                bar.update(1)
+                if (it + 1) % eval_every == 0 or it + 1 == n_iter:
+                    if valid is not None:
+                        with torch.no_grad():
+                            row["valid_loss"] = float(step.meta_loss(theta, valid))
+                    bar.set_postfix(loss=f"{sum(losses) / len(losses):.4g}", refresh=False)
+                    losses = []
+                    for cb in callbacks:
+                        cb.on_epoch_end(est)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            bar.close()
+            for p in leaves:
+                p.grad = None
     for cb in callbacks:
         cb.on_train_end(est)
     return theta

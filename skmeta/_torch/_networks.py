@@ -112,7 +112,7 @@ class Conv4(nn.Module):
 
     ``n_blocks`` blocks of 3x3 convolution with ``channels`` filters, batch
     normalisation with per-task statistics (:class:`TaskNorm`), ReLU and 2x2
-    max-pooling, then flattened. Inputs are ``(n, H, W)`` or ``(n, C, H, W)``
+    max-pooling, then flattened. Inputs are ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)``
     images, or flat rows of ``prod(image_shape)`` values.
 
     Parameters
@@ -125,9 +125,15 @@ class Conv4(nn.Module):
         Filters per convolution.
     n_blocks : int
         Number of blocks.
+    channels_last : bool or None
+        Whether 3-D images are ``(H, W, C)`` (as PIL and matplotlib give them)
+        rather than ``(C, H, W)``; ``None`` detects it where only one end of
+        the shape can be a channel axis (1 to 4 values) and raises a
+        ``ValueError`` asking for it where both can.
     """
 
-    def __init__(self, input_shape, image_shape=None, channels=64, n_blocks=4):
+    def __init__(self, input_shape, image_shape=None, channels=64, n_blocks=4,
+                 channels_last=None):
         super().__init__()
         shape = tuple(image_shape) if image_shape is not None else tuple(input_shape)
         if image_shape is not None and math.prod(image_shape) != math.prod(input_shape):
@@ -135,13 +141,18 @@ class Conv4(nn.Module):
                 f"module__image_shape={tuple(image_shape)} has {math.prod(image_shape)} "
                 f"values; the rows have shape {tuple(input_shape)}"
             )
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                f"module='conv4' needs images: rows of shape (H, W), (C, H, W) or "
+                f"(H, W, C), or flat rows with module__image_shape; got rows of shape "
+                f"{tuple(input_shape)}"
+            )
+        self.given_shape = shape
+        self.channels_last = len(shape) == 3 and _is_channels_last(shape, channels_last)
         if len(shape) == 2:
             shape = (1,) + shape
-        if len(shape) != 3:
-            raise ValueError(
-                f"module='conv4' needs images: rows of shape (H, W) or (C, H, W), or flat "
-                f"rows with module__image_shape; got rows of shape {tuple(input_shape)}"
-            )
+        elif self.channels_last:
+            shape = (shape[2], shape[0], shape[1])
         self.image_shape = shape
         layers, width = [], shape[0]
         for _ in range(n_blocks):
@@ -153,8 +164,29 @@ class Conv4(nn.Module):
         self.blocks = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
     def forward(self, x):
-        x = x.reshape((x.shape[0],) + self.image_shape)
+        x = x.reshape((x.shape[0],) + self.given_shape)
+        if self.channels_last:
+            x = x.permute(0, 3, 1, 2)
         return self.blocks(x).flatten(1)
+
+
+#: Channel counts that make an axis of a 3-D image shape look like channels.
+_CHANNEL_COUNTS = (1, 2, 3, 4)
+
+
+def _is_channels_last(shape, channels_last):
+    """Whether a 3-D image shape is ``(H, W, C)`` (PIL, matplotlib) rather than
+    ``(C, H, W)`` (torch). ``None`` detects it where only one end of the shape
+    looks like a channel axis, and asks where both do."""
+    if channels_last is not None:
+        return bool(channels_last)
+    first, last = shape[0] in _CHANNEL_COUNTS, shape[2] in _CHANNEL_COUNTS
+    if first and last:
+        raise ValueError(
+            f"images of shape {shape} may be (C, H, W) or (H, W, C); pass "
+            "module__channels_last=True for (H, W, C) or False for (C, H, W)"
+        )
+    return last
 
 
 def build_module(module, module_kwargs, in_features, out_features, hidden_layer_sizes,

@@ -1,7 +1,10 @@
 """The fine-tuning baseline: one network trained on all tasks pooled, then fine-tuned."""
 
+from numbers import Integral
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 
 from .._torch._engine import GradientStep
 from .._torch._rules import make_rule
@@ -46,6 +49,11 @@ class FineTuneStep(GradientStep):
 
 
 class _BaseFineTune(BaseMetaEstimator):
+    _parameter_constraints = {
+        **BaseMetaEstimator._parameter_constraints,
+        "adapt_steps": [Interval(Integral, 0, None, closed="left")],  # no learner default
+    }
+
     def _make_step(self, model):
         classes = getattr(self, "_pool_classes_", None)
         return FineTuneStep(model, make_rule("sgd", self.inner_lr), self._adapt_steps(),

@@ -66,8 +66,9 @@ _PARAMS_DOC = """
         ``"conv4"`` the standard few-shot image network (four blocks of 3x3
         convolution, batch norm with per-task statistics, ReLU and 2x2
         max-pooling; ``module__channels``, ``module__n_blocks``) for inputs
-        of shape ``(n, H, W)`` or ``(n, C, H, W)``, or flat rows with
-        ``module__image_shape``. A class is built with the ``module__*``
+        of shape ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, H, W, C)``
+        (``module__channels_last``; detected where unambiguous), or flat rows
+        with ``module__image_shape``. A class is built with the ``module__*``
         parameters (and ``in_features``/``out_features`` when its
         constructor takes them); an instance is copied.
     hidden_layer_sizes : tuple of int, default=(40, 40)

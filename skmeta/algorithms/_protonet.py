@@ -77,8 +77,9 @@ METRIC_PARAMS_DOC = """
         embedding (four blocks of 3x3 convolution with 64 filters, batch
         normalisation with per-task statistics (of the training episode in
         meta-training, of the support set at prediction), ReLU, 2x2
-        max-pooling) for inputs of shape ``(n, H, W)`` or ``(n, C, H, W)``,
-        or flat rows with ``module__image_shape``. A class is built with the
+        max-pooling) for inputs of shape ``(n, H, W)``, ``(n, C, H, W)`` or
+        ``(n, H, W, C)`` (``module__channels_last``; detected where
+        unambiguous), or flat rows with ``module__image_shape``. A class is built with the
         ``module__*`` parameters; an instance is copied.
     hidden_layer_sizes : tuple of int, default=(40, 40)
         Hidden widths of the default MLP.
