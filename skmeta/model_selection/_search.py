@@ -154,7 +154,7 @@ class _FitOnSupport:
     """Plain estimators: fit a candidate on a task's support set and score its
     query set. The unit of evaluation (and of halving) is one task."""
 
-    meta, unit = False, "task"
+    unit = "task"
 
     def __init__(self, search, tasks):
         self.tasks = tasks
@@ -178,16 +178,25 @@ class _FitOnSupport:
             n_rounds += 1
         return order, max(1, int(n_units // factor ** (n_rounds - 1)))
 
-    def final(self, estimators, parallel):
+    def portfolio(self, estimators, parallel):
         """Unfitted clones: fitted on a new task's support set by ``adapt``."""
         return [clone(e) for e in estimators]
+
+    @staticmethod
+    def support_score(member, X, y, cv, scoring):
+        """Mean cross-validated score of a portfolio member on a support set."""
+        return np.mean(cross_val_score(clone(member), X, y, cv=cv, scoring=scoring))
+
+    @staticmethod
+    def fit_support(member, X, y):
+        return clone(member).fit(X, y)
 
 
 class _MetaTrainOnFolds:
     """Meta-learners: meta-train a candidate on the training tasks of a fold of the
     task-level cv, adapt to and score each held-out task. The unit is one fold."""
 
-    meta, unit = True, "fold"
+    unit = "fold"
 
     def __init__(self, search, tasks):
         self.tasks, self.scoring = tasks, search.scoring
@@ -201,9 +210,21 @@ class _MetaTrainOnFolds:
         """Folds in order, the first round on one."""
         return np.arange(len(self.unit_tasks)), 1
 
-    def final(self, estimators, parallel):
+    def portfolio(self, estimators, parallel):
         """Each meta-trained on all the tasks."""
         return parallel(delayed(_meta_train)(clone(e), self.tasks) for e in estimators)
+
+    @staticmethod
+    def support_score(member, X, y, cv, scoring):
+        """Mean score of a meta-trained member adapted to each training fold of a
+        support set and scored on the rest."""
+        scorer = check_scoring(member, scoring=scoring)
+        return np.mean([scorer(member.adapt(X[tr], y[tr]), X[te], y[te])
+                        for tr, te in cv.split(X, y)])
+
+    @staticmethod
+    def fit_support(member, X, y):
+        return member.adapt(X, y)
 
 
 def _task_folds(cv, tasks):
@@ -339,7 +360,10 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         cloned for every fit and never changed.
     param_grid : dict or list of dicts, default=None
         Candidates as in :class:`~sklearn.model_selection.ParameterGrid`.
-        Exactly one of ``param_grid`` and ``param_distributions`` is given.
+        Exactly one of ``param_grid`` and ``param_distributions`` is given,
+        with at least one name, each with at least one value; every name is
+        a parameter of the estimator (``get_params(deep=True)``, or a
+        ``module__*`` name of an skmeta estimator), checked before any fit.
     param_distributions : dict or list of dicts, default=None
         Candidates drawn as by
         :class:`~sklearn.model_selection.ParameterSampler` (``n_iter`` of
@@ -563,7 +587,7 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         else:
             data = self._validate_arrays(X, y, classifier)
             tasks = self._array_tasks(*data, groups, classifier, rng)
-        self._search(tasks, classifier, rng)
+        self._search(tasks, rng)
         if data is not None:
             adapted = self.adapt(*data)
             for attr in ("chosen_index_", "chosen_params_", "chosen_estimator_",
@@ -656,7 +680,8 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
     @staticmethod
     def _candidate_estimators(base, candidates):
         """One estimator per candidate; an unknown parameter name fails here, before
-        any fit (skmeta estimators store unknown names in set_params, as ``module__*``)."""
+        any fit. scikit-learn estimators reject it in ``set_params``; skmeta's store
+        it there (as they store ``module__*`` names) and ``get_params`` leaves it out."""
         estimators = []
         for params in candidates:
             est = clone(base).set_params(**params)  # scikit-learn's own check first
@@ -670,7 +695,7 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
             estimators.append(est)
         return estimators
 
-    def _search(self, tasks, classifier, rng):
+    def _search(self, tasks, rng):
         candidates = self._candidates(rng)
         estimators = self._candidate_estimators(self._seeded(rng), candidates)
         strategy = (_MetaTrainOnFolds if self._is_meta() else _FitOnSupport)(self, tasks)
@@ -681,13 +706,14 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         self._run_search(evaluate_candidates, schedule)
         evaluate_candidates.report_failures(candidates)
         self._store_results(candidates, evaluate_candidates)
-        self.portfolio_estimators_ = strategy.final(
+        self.portfolio_estimators_ = strategy.portfolio(
             [estimators[i] for i in self.portfolio_indices_], parallel)
-        self._meta = strategy.meta
+        self._strategy = type(strategy)  # adapt scores and fits the portfolio through it
 
     def _schedule(self, strategy, n_candidates, rng):
-        """Rounds of (candidates kept, units to evaluate them on): one round of every
-        candidate on every unit, or successive halving."""
+        """Rounds of (candidates kept, units to evaluate them on), a unit being a
+        task or a fold: one round of every candidate on every unit, or successive
+        halving."""
         n_units = len(strategy.unit_tasks)
         if not self.halving:
             return [(n_candidates, np.arange(n_units))]
@@ -787,18 +813,10 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         scores = np.full(len(members), np.nan)
         cv = self._support_cv(y, classifier) if len(members) > 1 else None
         if cv is not None:
-            for k, member in enumerate(members):
-                if self._meta:
-                    scorer = check_scoring(member, scoring=self.scoring)
-                    folds = [scorer(member.adapt(X[tr], y[tr]), X[te], y[te])
-                             for tr, te in cv.split(X, y)]
-                    scores[k] = np.mean(folds)
-                else:
-                    scores[k] = np.mean(cross_val_score(clone(member), X, y, cv=cv,
-                                                        scoring=self.scoring))
+            scores[:] = [self._strategy.support_score(member, X, y, cv, self.scoring)
+                         for member in members]
         k = int(np.argmax(np.nan_to_num(scores, nan=-np.inf)))
-        chosen = members[k]
-        chosen = chosen.adapt(X, y) if self._meta else clone(chosen).fit(X, y)
+        chosen = self._strategy.fit_support(members[k], X, y)
         new = copy.copy(self)
         new.chosen_index_ = self.portfolio_indices_[k]
         new.chosen_params_ = self.portfolio_[k]
