@@ -8,6 +8,7 @@ pickling - lives here once.
 
 import copy
 import warnings
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +26,7 @@ from ._torch._engine import detach_tree, make_optimizer, train
 from ._torch._evaluate import eval_function, task_outputs
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_seeded
-from ._torch._utils import as_tensor, resolve_device, to_numpy
+from ._torch._utils import as_tensor, resolve_device, state_to_cpu, state_to_device, to_numpy
 from .tasks import (EpisodeSampler, SubsetSampler, Task, TaskSampler, check_task_batch,
                     check_tasks)
 from .tasks._task import check_float32_range
@@ -50,11 +51,22 @@ def _store_params(est, params):
         setattr(est, key, value)
 
 
-class BaseMetaEstimator(BaseEstimator):
-    """Base class of skmeta's gradient-based meta-estimators.
+class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
+    """Base class of skmeta's meta-estimators: the fit/adapt template.
 
-    Subclasses set ``_classifier`` through a mixin and implement
-    ``_make_step(model)``. Do not instantiate this class directly.
+    ``fit`` validates the input, builds the network, and hands the engine
+    (:func:`skmeta._torch._engine.train`) a source of meta-batches and the
+    learner's step object; ``adapt`` runs the step's adaptation on a support
+    set. Do not instantiate this class directly. A concrete estimator is a
+    learner (``_make_step``, ``_default_adapt_steps``) combined with a task
+    kind (:class:`MetaRegressorMixin` or :class:`MetaClassifierMixin`, which
+    supply the target hooks); the abstract methods below are that contract.
+
+    Batched evaluation protocol: ``_task_outputs(tasks, batch_size)`` returns
+    each task's query outputs after adapting to its support set (class
+    scores with columns in sorted support-label order, or predictions);
+    :func:`skmeta.model_selection.evaluate_tasks` uses it where an estimator
+    has it, and falls back to ``adapt(...).predict(...)`` per task otherwise.
     """
 
     _parameter_constraints = {
@@ -78,6 +90,44 @@ class BaseMetaEstimator(BaseEstimator):
     }
 
     _classifier = False
+
+    # ----------------------------------------------------------- the contract
+    @abstractmethod
+    def _make_step(self, model):
+        """The learner's step object (:class:`skmeta._torch._engine.MetaStep`)
+        for ``model``, a :class:`~skmeta._torch._functional.FunctionalModel`."""
+
+    @abstractmethod
+    def _default_adapt_steps(self):
+        """Gradient steps of :meth:`adapt` when ``adapt_steps`` is None or absent."""
+
+    @abstractmethod
+    def _output_size(self, task):
+        """Output units of the network for ``task`` (``None``: an embedding)."""
+
+    @abstractmethod
+    def _y_validation(self):
+        """Keyword arguments of ``validate_data`` for the targets."""
+
+    @abstractmethod
+    def _encode(self, task):
+        """``(ys, yq, n_way)``: a task's targets as the engine's arrays."""
+
+    @abstractmethod
+    def _encode_support(self, y, device):
+        """``(ys, n_way)``: a support set's targets as a tensor, in :meth:`adapt`."""
+
+    @abstractmethod
+    def _array_sampler(self, X, y):
+        """The task sampler of ``fit(X, y)`` without groups."""
+
+    @abstractmethod
+    def _predict_weights(self):
+        """The weights ``predict`` uses (adapted, or meta-learned)."""
+
+    @abstractmethod
+    def _plain_score(self, X, y, sample_weight=None):
+        """The score of the current model on a query set."""
 
     # ---------------------------------------------------------------- params
     def get_params(self, deep=True):
@@ -532,36 +582,13 @@ class BaseMetaEstimator(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_eval_cache", None)
-        for key in ("meta_params_", "adapted_"):
-            if key in state:
-                state[key] = detach_tree(state[key], device="cpu")
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(state["module_"]).to("cpu")
-        if "optimizer_" in state:
-            opt = state["optimizer_"].state_dict()
-            state["optimizer_"] = detach_tree(opt, device="cpu")
-        if "device_" in state:
-            state["device_"] = str(state["device_"])
-        return state
+        return state_to_cpu(state)
 
     def __setstate__(self, state):
-        if "device_" in state:
-            device = torch.device(state["device_"])
-            if device.type == "cuda" and not torch.cuda.is_available():
-                warnings.warn(
-                    f"this {type(self).__name__} was fitted on {device} but no GPU is "
-                    "available; loading it on the CPU", UserWarning)
-                device = torch.device("cpu")
-            state["device_"] = device
-            for key in ("meta_params_", "adapted_"):
-                if key in state:
-                    state[key] = detach_tree(state[key], device=device)
-            if "module_" in state:
-                state["module_"] = state["module_"].to(device)
-        self.__dict__.update(state)
-        if "optimizer_" in state and isinstance(state["optimizer_"], dict):
+        self.__dict__.update(state_to_device(state, type(self).__name__))
+        if isinstance(getattr(self, "optimizer_", None), dict):
             opt = self._make_optimizer(self.meta_params_)
-            opt.load_state_dict(state["optimizer_"])
+            opt.load_state_dict(self.optimizer_)
             self.optimizer_ = opt
 
 

@@ -164,9 +164,10 @@ class Conv4(nn.Module):
         self.blocks = nn.Sequential(*layers).to(memory_format=torch.channels_last)
 
     def forward(self, x):
-        x = x.reshape((x.shape[0],) + self.given_shape)
         if self.channels_last:
-            x = x.permute(0, 3, 1, 2)
+            x = x.reshape((x.shape[0],) + self.given_shape).permute(0, 3, 1, 2)
+        else:
+            x = x.reshape((x.shape[0],) + self.image_shape)
         return self.blocks(x).flatten(1)
 
 

@@ -1,11 +1,12 @@
-"""Array/tensor/device conversion and seeding, private to skmeta."""
+"""Array/tensor/device conversion and device-aware pickling, private to skmeta."""
 
-import contextlib
+import copy
+import warnings
 
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "as_tensor", "seeded", "to_numpy"]
+__all__ = ["resolve_device", "as_tensor", "to_numpy", "state_to_cpu", "state_to_device"]
 
 
 def resolve_device(device):
@@ -43,14 +44,47 @@ def to_numpy(t):
     return t.detach().cpu().numpy()
 
 
-@contextlib.contextmanager
-def seeded(seed, device):
-    """Run a block with torch's global generators seeded, then restore them.
+#: Fitted attributes holding tensor pytrees, moved to the CPU for pickling.
+_TENSOR_STATE = ("meta_params_", "adapted_")
 
-    Module constructors and dropout draw from torch's global generators; this
-    makes them reproducible without changing the caller's random state.
-    """
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+
+def _tree_to(tree, device):
+    from torch.utils._pytree import tree_map
+    return tree_map(lambda t: t.detach().to(device) if isinstance(t, torch.Tensor) else t, tree)
+
+
+def state_to_cpu(state):
+    """An estimator's ``__dict__`` made device-free for pickling: tensors on the
+    CPU, the module copied to the CPU, the optimizer as its state dict."""
+    state = dict(state)
+    for key in _TENSOR_STATE:
+        if key in state:
+            state[key] = _tree_to(state[key], "cpu")
+    if "module_" in state:
+        state["module_"] = copy.deepcopy(state["module_"]).to("cpu")
+    if "optimizer_" in state:
+        state["optimizer_"] = _tree_to(state["optimizer_"].state_dict(), "cpu")
+    if "device_" in state:
+        state["device_"] = str(state["device_"])
+    return state
+
+
+def state_to_device(state, name):
+    """The inverse of :func:`state_to_cpu`, on the device the estimator was
+    fitted on, or on the CPU with a warning where that GPU is absent (the
+    optimizer stays a state dict for the estimator to rebuild)."""
+    state = dict(state)
+    if "device_" not in state:
+        return state
+    device = torch.device(state["device_"])
+    if device.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(f"this {name} was fitted on {device} but no GPU is available; "
+                      "loading it on the CPU", UserWarning)
+        device = torch.device("cpu")
+    state["device_"] = device
+    for key in _TENSOR_STATE:
+        if key in state:
+            state[key] = _tree_to(state[key], device)
+    if "module_" in state:
+        state["module_"] = state["module_"].to(device)
+    return state

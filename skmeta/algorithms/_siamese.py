@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from .._torch._engine import MetaStep
 from ..base import _store_params
-from ._protonet import METRIC_PARAMS_DOC, _BaseMetric
+from ._metric import METRIC_PARAMS_DOC, _BaseMetric
 
 __all__ = ["SiameseClassifier"]
 
