@@ -28,6 +28,7 @@ first: other jobs disturb the "alone" figures (the load seen is recorded).
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import multiprocessing as mp
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 
 from skmeta import EpisodeSampler, MAMLRegressor, ProtoNetClassifier
+from skmeta._torch import _threads
 from skmeta._torch._threads import SERIAL_MACS, forward_macs, intra_op_threads, threads_for
 from skmeta.datasets import SinusoidTasks
 
@@ -124,10 +126,23 @@ def policy_threads(w):
     return threads_for(module, xs, xq, batch_dims=2), macs
 
 
-def per_iteration(w, threads):
-    """Median seconds per meta-iteration after the warm-up, with ``threads``."""
+@contextmanager
+def policy_off():
+    """skmeta's engine without its thread policy (the behaviour before it):
+    with ``SERIAL_MACS = 0`` every workload keeps the caller's count."""
+    old = _threads.SERIAL_MACS
+    _threads.SERIAL_MACS = 0
+    try:
+        yield
+    finally:
+        _threads.SERIAL_MACS = old
+
+
+def per_iteration(w, threads, policy=True):
+    """Median seconds per meta-iteration after the warm-up, with ``threads``
+    around the fit (the engine's policy may lower them, unless ``policy`` is off)."""
     est = w["make"](w["iters"])
-    with intra_op_threads(threads):
+    with intra_op_threads(threads), (contextlib.nullcontext() if policy else policy_off()):
         est.fit(w["data"]())
     dur = np.asarray(est.history_[:, "dur"], dtype=float)
     return float(np.median(dur[w["warmup"]:]))
@@ -140,7 +155,8 @@ def measure(w, settings, repeats):
         with busy_neighbour(cond == "busy"):
             for _ in range(repeats):
                 for name, threads in settings.items():
-                    res.setdefault((cond, name), []).append(per_iteration(w, threads))
+                    res.setdefault((cond, name), []).append(
+                        per_iteration(w, threads, policy=not name.startswith("default")))
     return res
 
 

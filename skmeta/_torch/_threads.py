@@ -47,12 +47,15 @@ workloads the policy keeps the user's count, so on a shared machine the user
 lowers it (``torch.set_num_threads(1)`` or ``OMP_NUM_THREADS=1``), and the
 policy respects that. ``benchmarks/bench_busy_neighbour.py`` measures
 MAML on sinusoids (and conv4 episodes) alone and beside one busy process,
-with torch's default count and with this policy; at load 4.4 from other
-jobs it gave for MAML 96.8 ms alone / 211 ms busy per meta-iteration with 2
-threads against 12.2 ms / 35.3 ms with the policy (1 thread), and for conv4
-5-way 5+15 987 / 1271 ms with 2 threads against 263 / 366 ms with 1. These
-were taken on a disturbed machine; rerun the benchmark on an idle one
-before moving :data:`SERIAL_MACS`.
+with the engine's policy off (torch's default count, the behaviour before
+it) and on. On an otherwise idle machine (load 0.9 at start; AMD EPYC, 2
+cores) it gave for MAML 11.8 ms alone / 19.1 ms busy per meta-iteration
+with 2 threads against 11.8 ms / 12.2 ms with the policy (1 thread): busy /
+alone 1.04 instead of 1.61, nothing lost alone. For conv4 5-way 5+15
+episodes, 2 threads took 139.5 ms alone and 330.2 ms busy, 1 thread
+165.0 ms and 161.9 ms: the policy keeps the count there, 18% faster alone
+and 2x slower beside a busy process; a user who shares the machine sets
+``torch.set_num_threads(1)``.
 
 Thread safety (checked on torch 2.13.0, OpenMP backend)
 -------------------------------------------------------
