@@ -28,3 +28,26 @@ def fast_instance(cls, **params):
     names = cls().get_params()
     est = cls(**{k: v for k, v in FAST.items() if k in names})
     return est.set_params(**params)
+
+
+#: Configurations checked besides the defaults, per class name (in the style of
+#: imbalanced-learn's per-estimator parameter lists). conv4 is not among them:
+#: scikit-learn's checks feed flat rows of varying widths, which are no images.
+CONFIGS = {
+    "MAMLRegressor": [{"first_order": True}, {"learn_inner_lr": True},
+                      {"adapt_layers": "head"}],
+    "MAMLClassifier": [{"first_order": True}, {"learn_inner_lr": True},
+                       {"adapt_layers": "head"}, {"head_init": "zero"}],
+    "ReptileRegressor": [{"inner_optimizer": "adam"}],
+    "ReptileClassifier": [{"inner_optimizer": "adam"}],
+    "ProtoNetClassifier": [{"distance": "cosine"}],
+}
+
+
+def all_instances(**params):
+    """A fast instance of every estimator class, and one per extra configuration."""
+    out = []
+    for cls in all_estimators():
+        for config in [{}] + CONFIGS.get(cls.__name__, []):
+            out.append(fast_instance(cls, **config, **params))
+    return out

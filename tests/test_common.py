@@ -6,7 +6,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmeta import MAMLClassifier, MAMLRegressor, MetaHyperparamSearch, MetaPipeline
 
-from ._instances import all_estimators, fast_instance
+from ._instances import all_instances, fast_instance
 
 #: Checks that fail for a real property of meta-learning, each with its reason.
 EXPECTED_FAILED = {
@@ -23,7 +23,7 @@ EXPECTED_FAILED = {
 
 
 @parametrize_with_checks(
-    [fast_instance(cls, random_state=0) for cls in all_estimators()]
+    all_instances(random_state=0)
     + [MetaPipeline([("scale", StandardScaler()), ("learner", fast_instance(cls, random_state=0))])
        for cls in (MAMLRegressor, MAMLClassifier)]
     # fit(X, y): the row folds of cv are the tasks, then it adapts to all of (X, y)

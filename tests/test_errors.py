@@ -22,10 +22,11 @@ from skmeta import (
 )
 from skmeta.tasks import check_tasks
 
-from ._instances import fast_instance
+from ._instances import all_estimators, fast_instance
 
-REGRESSORS = [MAMLRegressor, FineTuneRegressor]
-CLASSIFIERS = [MAMLClassifier, FineTuneClassifier]
+# every estimator of the registry, by task kind
+REGRESSORS = [c for c in all_estimators() if not c._classifier]
+CLASSIFIERS = [c for c in all_estimators() if c._classifier]
 ESTIMATORS = REGRESSORS + CLASSIFIERS
 
 N_TASKS = 6

@@ -12,10 +12,11 @@ from skmeta import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLR
                     Task)
 from skmeta.datasets import SinusoidTasks, make_fewshot_tasks, make_sinusoid_tasks
 
-from .._instances import fast_instance
+from .._instances import all_estimators, fast_instance
 
-REGRESSORS = [MAMLRegressor, FineTuneRegressor]
-CLASSIFIERS = [MAMLClassifier, FineTuneClassifier]
+# every estimator of the registry, by task kind
+REGRESSORS = [c for c in all_estimators() if not c._classifier]
+CLASSIFIERS = [c for c in all_estimators() if c._classifier]
 
 
 def _string_label_tasks(n_tasks=30, random_state=0):
