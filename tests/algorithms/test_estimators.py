@@ -217,6 +217,7 @@ def _query_mse(est, tasks):
                              - t.y_query) ** 2) for t in tasks])
 
 
+@pytest.mark.slow  # a learning test of several seconds: `make test-slow`
 def test_adaptation_lowers_query_mse_on_sinusoids():
     """A short meta-training: adapting on K=10 beats the unadapted meta-model."""
     train = SinusoidTasks(10, 10)

@@ -116,6 +116,7 @@ def test_more_ways_in_training_than_at_test():
     assert after > before + 0.15, (before, after)
 
 
+@pytest.mark.slow  # a learning test of several seconds: `make test-slow`
 @pytest.mark.parametrize("flat", [False, True])
 def test_protonet_conv4_learns_on_held_out_image_classes(flat):
     """5-way 1-shot episodes of synthetic images: a short meta-training beats the

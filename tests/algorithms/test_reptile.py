@@ -185,6 +185,7 @@ def _query_mse(est, tasks):
                              - t.y_query) ** 2) for t in tasks])
 
 
+@pytest.mark.slow  # a learning test of several seconds: `make test-slow`
 def test_reptile_regressor_learns_sinusoids():
     """A few hundred meta-iterations: the query MSE after adapting on K=10 falls
     well below that of the untrained initialisation adapted the same way."""
