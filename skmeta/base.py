@@ -27,8 +27,8 @@ from ._torch._evaluate import eval_function, task_outputs
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_seeded
 from ._torch._utils import as_tensor, resolve_device, state_to_cpu, state_to_device, to_numpy
-from .tasks import (EpisodeSampler, SubsetSampler, Task, TaskSampler, check_task_batch,
-                    check_tasks)
+from .tasks import EpisodeSampler, SubsetSampler, Task, check_task_batch, check_tasks
+from .tasks._input import check_groups, group_pools, is_sampler, read_fit_input
 from .tasks._task import check_float32_range
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
@@ -289,7 +289,7 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         return [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
 
     def _initialize(self, tasks, device, seed):
-        first = tasks[0] if isinstance(tasks, list) else tasks.sample(1, 0)[0]
+        first = tasks.sample(1, 0)[0] if is_sampler(tasks) else tasks[0]
         example = torch.as_tensor(np.asarray(first.X_support[:2], dtype=np.float32))
         module = build_seeded(self.module, self._module_kwargs(),
                               int(np.prod(example.shape[1:])), self._output_size(first),
@@ -321,21 +321,13 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         n_features = None
         if self.__sklearn_is_fitted__():
             n_features = tuple(self._input_shape_)
-        if y is None:
-            if groups is not None:
-                raise ValueError("groups needs y: pass fit(X, y, groups=groups)")
-            if isinstance(X, np.ndarray) or (hasattr(X, "shape") and hasattr(X, "dtype")):
-                raise ValueError(
-                    f"{type(self).__name__} requires y to be passed, but the target y "
-                    "is None; X is an array, not a list of tasks"
-                )
-            if isinstance(X, TaskSampler) or (callable(getattr(X, "sample", None))
-                                             and not isinstance(X, (list, tuple))):
-                first = check_tasks(X.sample(1, 0), classifier=self._classifier,
-                                    min_classes=self._min_classes(),
-                                    n_features=n_features)[0]
-                self._record_input(first.X_support)
-                return X, None
+        given = read_fit_input(X, y, groups, owner=type(self).__name__)
+        if given.kind == "sampler":
+            first = check_tasks(X.sample(1, 0), classifier=self._classifier,
+                                min_classes=self._min_classes(), n_features=n_features)[0]
+            self._record_input(first.X_support)
+            return X, None
+        if given.kind == "tasks":
             tasks = check_tasks(X, classifier=self._classifier, n_features=n_features,
                                 min_classes=self._min_classes())
             self._check_pools(tasks)
@@ -344,12 +336,7 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         X, y = self._validate_arrays(X, y, reset=not self.__sklearn_is_fitted__())
         self._input_shape_ = X.shape[1:]
         if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != (len(X),):
-                raise ValueError(
-                    f"groups has shape {groups.shape}; expected one value per row ({len(X)},)"
-                )
-            tasks = [Task(X[groups == g], y[groups == g]) for g in np.unique(groups)]
+            tasks = group_pools(X, y, groups)
             self._check_pools(tasks)
             return tasks, (X, y)
         return self._array_sampler(X, y), (X, y)
@@ -389,7 +376,7 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
 
     def _source(self, tasks, rng):
         buckets = self.compile is not False  # compiled graphs specialise on shapes
-        if isinstance(tasks, list):
+        if not is_sampler(tasks):
             return ListSource(tasks, self._encode, self.device_, self.meta_batch_size,
                               rng, self._splitter, buckets)
         n_features = tuple(self._input_shape_)
@@ -407,7 +394,7 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
                              buckets=buckets)
 
     def _split_validation(self, tasks, rng):
-        if not isinstance(tasks, list):
+        if is_sampler(tasks):
             valid = check_tasks(tasks.sample(max(1, self.meta_batch_size), rng),
                                 classifier=self._classifier)
             return tasks, valid
@@ -503,10 +490,7 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         classifiers; ``"auto"``: half), split the same way on every call."""
         check_is_fitted(self)
         X, y = self._validate_arrays(X, y, reset=False)
-        groups = np.asarray(groups)
-        if groups.shape != (len(X),):
-            raise ValueError(
-                f"groups has shape {groups.shape}; expected one value per row ({len(X)},)")
+        groups = check_groups(groups, len(X))
         weights = None if sample_weight is None else np.asarray(sample_weight)
         seed = self.random_state if isinstance(self.random_state, Integral) else 0
         rng = np.random.RandomState(seed)

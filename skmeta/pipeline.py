@@ -7,7 +7,8 @@ from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .tasks import Task, TaskSampler, check_tasks
+from .tasks import Task, check_tasks
+from .tasks._input import read_fit_input
 
 __all__ = ["MetaPipeline"]
 
@@ -77,12 +78,8 @@ class MetaPipeline(Pipeline):
         """
         if y is not None or hasattr(X, "shape"):
             return super().fit(X, y, **params)
-        if isinstance(X, TaskSampler) or callable(getattr(X, "sample", None)):
-            raise TypeError(
-                "MetaPipeline.fit takes a list of tasks (its transformers are fitted "
-                "on their pooled support sets); draw one from the sampler with "
-                "sampler.sample(n_tasks)"
-            )
+        # its transformers are fitted on the pooled support sets: a list, no sampler
+        read_fit_input(X, owner="MetaPipeline", samplers=False)
         self._validate_steps()
         tasks = check_tasks(X, classifier=is_classifier(self._final_estimator),
                             allow_nan=True)

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 from .._torch._engine import GradientStep
 from .._torch._rules import make_rule
 from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
-from ..tasks import TaskSampler
+from ..tasks._input import is_sampler
 
 __all__ = ["FineTuneRegressor", "FineTuneClassifier"]
 
@@ -178,7 +178,7 @@ class FineTuneClassifier(MetaClassifierMixin, _BaseFineTune):
 
     def _prepare(self, X, y, groups):
         tasks, data = super()._prepare(X, y, groups)
-        if isinstance(tasks, TaskSampler) or not isinstance(tasks, list):
+        if is_sampler(tasks):
             classes = getattr(tasks, "classes_", None)
             if classes is None:
                 raise ValueError(

@@ -21,7 +21,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..tasks import Task, TaskSampler, check_tasks
+from ..tasks import Task, check_tasks
+from ..tasks._input import group_pools, read_fit_input
 from ..tasks._task import _as_task
 from ._evaluate import _N_JOBS, _SCORING
 from ._split import _CV, TaskKFold
@@ -569,19 +570,8 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
                      "support_scores_", "feature_names_in_"):
             self.__dict__.pop(attr, None)
         data = None
-        if y is None:
-            if groups is not None:
-                raise ValueError("groups needs y: pass fit(X, y, groups=groups)")
-            if hasattr(X, "shape") and hasattr(X, "dtype"):
-                raise ValueError(
-                    "MetaHyperparamSearch requires y to be passed, but the target y is "
-                    "None; X is an array, not a list of tasks")
-            if isinstance(X, TaskSampler) or (callable(getattr(X, "sample", None))
-                                             and not isinstance(X, (list, tuple))):
-                raise TypeError(
-                    "MetaHyperparamSearch.fit takes a list of tasks (every candidate is "
-                    f"scored on every task); got a sampler, {type(X).__name__}. Draw a "
-                    "list from it with sampler.sample(n_tasks, random_state)")
+        given = read_fit_input(X, y, groups, owner="MetaHyperparamSearch", samplers=False)
+        if given.kind == "tasks":
             tasks = self._check_tasks(X, classifier)
             self.n_features_in_ = int(tasks[0].X_support.shape[1])
         else:
@@ -607,19 +597,8 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
     def _array_tasks(self, X, y, groups, classifier, rng):
         n = len(X)
         if groups is not None:
-            groups = np.asarray(groups)
-            if groups.shape != (n,):
-                raise ValueError(
-                    f"groups has shape {groups.shape}; expected one value per row ({n},)")
-            tasks = []
-            for g in np.unique(groups):
-                rows = np.flatnonzero(groups == g)
-                if len(rows) < 2:
-                    raise ValueError(
-                        f"group {g.item()!r} has 1 sample; each group is a task split "
-                        "into a support and a query set, which needs at least 2")
-                tasks.append(Task(X[rows], y[rows]).split(0.5, rng, stratify=classifier))
-            return tasks
+            return [t.split(0.5, rng, stratify=classifier)
+                    for t in group_pools(X, y, groups, min_rows=2)]
         if n < 2:
             raise ValueError(
                 "MetaHyperparamSearch.fit(X, y) cuts the rows into tasks by cv and needs "
