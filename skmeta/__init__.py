@@ -1,5 +1,6 @@
 """skmeta: scikit-learn compatible meta-learning, with torch inside."""
 
+from . import exceptions  # noqa: F401  (skmeta.exceptions)
 from .algorithms import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor,
                          ProtoNetClassifier, ReptileClassifier, ReptileRegressor,
                          SiameseClassifier)

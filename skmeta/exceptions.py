@@ -39,6 +39,10 @@ class CompilationWarning(UserWarning):
     Examples
     --------
     >>> import warnings
+    >>> from skmeta import MAMLRegressor
+    >>> from skmeta.datasets import make_sinusoid_tasks
     >>> from skmeta.exceptions import CompilationWarning
-    >>> warnings.simplefilter("error", CompilationWarning)  # make it fatal
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CompilationWarning)  # a failed compile is fatal
+    ...     est = MAMLRegressor(max_iter=5, compile=False).fit(make_sinusoid_tasks(10))
     """
