@@ -18,6 +18,8 @@ bench:  ## the benchmarks (minutes; writes benchmarks/results/)
 	python benchmarks/bench_protonet_omniglot.py
 	python benchmarks/bench_omniglot_learners.py
 	python benchmarks/bench_hyperparam_search.py
+	python benchmarks/bench_unequal_tasks.py
+	python benchmarks/bench_busy_neighbour.py
 
 docs:
 	$(INSTALL) -e ".[docs]" && sphinx-build -b html docs docs/_build/html
