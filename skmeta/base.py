@@ -27,8 +27,10 @@ from ._torch._evaluate import eval_function, task_outputs
 from ._torch._functional import FunctionalModel
 from ._torch._networks import build_seeded
 from ._torch._utils import as_tensor, resolve_device, state_to_cpu, state_to_device, to_numpy
-from .tasks import EpisodeSampler, SubsetSampler, Task, check_task_batch, check_tasks
-from .tasks._input import check_groups, group_pools, is_sampler, read_fit_input
+from .tasks import EpisodeSampler, SubsetSampler, check_task_batch, check_tasks
+from ._params import RoutedParamsMixin
+from .tasks._input import (check_groups, check_pools, fewshot_splits, group_pools, is_sampler,
+                           read_fit_input)
 from .tasks._task import check_float32_range
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
@@ -40,18 +42,7 @@ CLASSIFIER_CONSTRAINTS = {
 }
 
 
-def _store_params(est, params):
-    """The body of every ``__init__``: store each argument, route ``module__*``."""
-    kwargs = params.pop("kwargs", {})
-    params.pop("self", None)
-    params.pop("__class__", None)
-    for key, value in params.items():
-        setattr(est, key, value)
-    for key, value in kwargs.items():  # module__* routing; others rejected in fit
-        setattr(est, key, value)
-
-
-class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
+class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
     """Base class of skmeta's meta-estimators: the fit/adapt template.
 
     ``fit`` validates the input, builds the network, and hands the engine
@@ -129,45 +120,6 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
     def _plain_score(self, X, y, sample_weight=None):
         """The score of the current model on a query set."""
 
-    # ---------------------------------------------------------------- params
-    def get_params(self, deep=True):
-        params = super().get_params(deep=deep)
-        # module__* parameters, and any unknown keyword given to __init__, so
-        # that clone keeps it and fit rejects it by name
-        params.update({k: v for k, v in vars(self).items() if k in self._extra_names()})
-        return params
-
-    def set_params(self, **params):
-        """Set parameters; ``module__*`` ones are routed to the module.
-
-        Parameters
-        ----------
-        **params : dict
-            Estimator parameters.
-
-        Returns
-        -------
-        self : estimator
-
-        Raises
-        ------
-        ValueError
-            For a name that is neither a parameter nor ``module__*``.
-        """
-        routed = {k: params.pop(k) for k in list(params) if k.startswith("module__")}
-        for key, value in routed.items():
-            setattr(self, key, value)
-        return super().set_params(**params)  # raises ValueError on unknown names
-
-    def _extra_names(self):
-        """Stored keywords that are not ``__init__`` parameters (``module__*``, typos)."""
-        known = set(self._get_param_names())
-        return [k for k in vars(self) if not (k in known or k.startswith("_") or k.endswith("_"))]
-
-    def _module_kwargs(self):
-        return {k[len("module__"):]: v for k, v in vars(self).items()
-                if k.startswith("module__")}
-
     @property
     def history(self):
         """``history_`` under skorch's name, so skorch callbacks can read it."""
@@ -239,14 +191,6 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
                 delattr(self, attr)
         self.n_iter_ = 0
         self.history_ = History()
-
-    def _check_unknown_params(self):
-        unknown = [k for k in self._extra_names() if not k.startswith("module__")]
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__} got unknown parameters {sorted(unknown)}; only "
-                "module__* parameters are routed to the module"
-            )
 
     def _fit(self, X, y, groups, n_iter):
         self._check_unknown_params()
@@ -330,14 +274,14 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         if given.kind == "tasks":
             tasks = check_tasks(X, classifier=self._classifier, n_features=n_features,
                                 min_classes=self._min_classes())
-            self._check_pools(tasks)
+            check_pools(tasks, self.k_shot, self._classifier)
             self._record_input(tasks[0].X_support)
             return tasks, None
         X, y = self._validate_arrays(X, y, reset=not self.__sklearn_is_fitted__())
         self._input_shape_ = X.shape[1:]
         if groups is not None:
             tasks = group_pools(X, y, groups)
-            self._check_pools(tasks)
+            check_pools(tasks, self.k_shot, self._classifier)
             return tasks, (X, y)
         return self._array_sampler(X, y), (X, y)
 
@@ -346,29 +290,6 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         self.n_features_in_ = int(X.shape[1])
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-
-    def _check_pools(self, tasks):
-        for i, t in enumerate(tasks):
-            if t.is_pool and t.n_support < 2:
-                raise ValueError(
-                    f"task {i}: a pool (a task without a query set) needs at least 2 "
-                    f"rows to split into support and query; got {t.n_support} sample"
-                )
-            if not t.is_pool or self.k_shot == "auto":
-                continue
-            if self._classifier:
-                classes, counts = np.unique(t.y_support, return_counts=True)
-                if counts.min() <= self.k_shot:
-                    raise ValueError(
-                        f"task {i}: k_shot={self.k_shot} needs more than {self.k_shot} "
-                        f"examples of each class in a pool; class "
-                        f"{classes[counts.argmin()]!r} has {counts.min()}"
-                    )
-            elif t.n_support <= self.k_shot:
-                raise ValueError(
-                    f"task {i}: k_shot={self.k_shot} needs a pool of more than "
-                    f"{self.k_shot} rows; got {t.n_support}"
-                )
 
     def _splitter(self, task, rng):
         k = 0.5 if self.k_shot == "auto" else self.k_shot
@@ -493,30 +414,9 @@ class BaseMetaEstimator(BaseEstimator, metaclass=ABCMeta):
         groups = check_groups(groups, len(X))
         weights = None if sample_weight is None else np.asarray(sample_weight)
         seed = self.random_state if isinstance(self.random_state, Integral) else 0
-        rng = np.random.RandomState(seed)
         scores = []
-        for g in np.unique(groups):
-            rows = np.flatnonzero(groups == g)
-            g = g.item()  # a Python scalar, for the messages
-            if self._classifier:
-                classes, counts = np.unique(y[rows], return_counts=True)
-                need = 2 if self.k_shot == "auto" else self.k_shot + 1
-                if counts.min() < need:
-                    raise ValueError(
-                        f"group {g!r}: class {classes[counts.argmin()].item()!r} has "
-                        f"{counts.min()} examples; the few-shot score needs {need} per "
-                        f"class (k_shot={self.k_shot!r} to adapt, at least one to score)")
-            else:
-                need = 2 if self.k_shot == "auto" else self.k_shot + 1
-                if len(rows) < need:
-                    raise ValueError(
-                        f"group {g!r} has {len(rows)} examples; the few-shot score needs "
-                        f"{need} (k_shot={self.k_shot!r} to adapt, at least one to score)")
-            # split row positions, so sample weights follow their rows
-            pos = Task(np.arange(len(rows), dtype=float)[:, None], y[rows])
-            t = self._splitter(pos, rng)
-            sup = rows[t.X_support[:, 0].astype(int)]
-            qry = rows[t.X_query[:, 0].astype(int)]
+        for sup, qry in fewshot_splits(y, groups, self.k_shot, self._classifier,
+                                       np.random.RandomState(seed)):
             adapted = self.adapt(X[sup], y[sup])
             w = None if weights is None else weights[qry]
             scores.append(adapted._plain_score(X[qry], y[qry], w))

@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import Interval
 
 from .._torch._engine import GradientStep
 from .._torch._rules import make_rule
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
+from .._params import store_params as _store_params
+from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
 from ..tasks._input import is_sampler
 
 __all__ = ["FineTuneRegressor", "FineTuneClassifier"]

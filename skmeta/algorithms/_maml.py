@@ -8,7 +8,8 @@ from .._torch._engine import GradientStep
 from .._torch._functional import HEAD
 from .._torch._networks import head_parameter_names
 from .._torch._rules import make_rule
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
+from .._params import store_params as _store_params
+from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
 
 __all__ = ["MAMLRegressor", "MAMLClassifier"]
 

@@ -5,7 +5,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._torch._engine import MetaStep
 from .._torch._functional import HEAD
-from ..base import _store_params
+from .._params import store_params as _store_params
 from ._metric import METRIC_PARAMS_DOC, _BaseMetric
 
 __all__ = ["ProtoNetClassifier"]

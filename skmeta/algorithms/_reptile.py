@@ -7,7 +7,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._torch._engine import GradientStep, make_optimizer
 from .._torch._rules import make_rule
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin, _store_params
+from .._params import store_params as _store_params
+from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
 
 __all__ = ["ReptileRegressor", "ReptileClassifier"]
 

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from .._torch._engine import MetaStep
-from ..base import _store_params
+from .._params import store_params as _store_params
 from ._metric import METRIC_PARAMS_DOC, _BaseMetric
 
 __all__ = ["SiameseClassifier"]

@@ -14,7 +14,8 @@ import numpy as np
 from ._samplers import TaskSampler
 from ._task import Task
 
-__all__ = ["FitInput", "read_fit_input", "is_sampler", "check_groups", "group_pools"]
+__all__ = ["FitInput", "read_fit_input", "is_sampler", "check_groups", "group_pools",
+           "check_pools", "fewshot_splits"]
 
 
 def is_sampler(obj):
@@ -152,3 +153,85 @@ def group_pools(X, y, groups, min_rows=1):
                 f"least {min_rows}")
         tasks.append(Task(X[rows], y[rows]))
     return tasks
+
+
+def check_pools(tasks, k_shot, classifier):
+    """Raise unless every pool of ``tasks`` can be split into ``k_shot``
+    support rows (per class for classifiers) and a non-empty query set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta import Task
+    >>> from skmeta.tasks._input import check_pools
+    >>> check_pools([Task(np.zeros((3, 1)), np.zeros(3))], k_shot=3, classifier=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: task 0: k_shot=3 needs a pool of more than 3 rows; got 3
+    """
+    for i, t in enumerate(tasks):
+        if t.is_pool and t.n_support < 2:
+            raise ValueError(
+                f"task {i}: a pool (a task without a query set) needs at least 2 "
+                f"rows to split into support and query; got {t.n_support} sample"
+            )
+        if not t.is_pool or k_shot == "auto":
+            continue
+        if classifier:
+            classes, counts = np.unique(t.y_support, return_counts=True)
+            if counts.min() <= k_shot:
+                raise ValueError(
+                    f"task {i}: k_shot={k_shot} needs more than {k_shot} "
+                    f"examples of each class in a pool; class "
+                    f"{classes[counts.argmin()]!r} has {counts.min()}"
+                )
+        elif t.n_support <= k_shot:
+            raise ValueError(
+                f"task {i}: k_shot={k_shot} needs a pool of more than "
+                f"{k_shot} rows; got {t.n_support}"
+            )
+
+
+def fewshot_splits(y, groups, k_shot, classifier, rng):
+    """Support and query rows of each group, for the few-shot score.
+
+    Each group is split into ``k_shot`` support rows (per class for
+    classifiers; ``"auto"``: half) and the rest as query, with ``rng``; a
+    group too small for that is a ``ValueError`` that names it, raised
+    before any split is returned.
+
+    Returns
+    -------
+    splits : list of (support, query)
+        Row indices (ndarray of int) of each group, in sorted group order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmeta.tasks._input import fewshot_splits
+    >>> [(len(s), len(q)) for s, q in fewshot_splits(np.zeros(7), [0] * 4 + [1] * 3, 2,
+    ...                                              False, np.random.RandomState(0))]
+    [(2, 2), (2, 1)]
+    """
+    groups = check_groups(groups, len(y))
+    need = 2 if k_shot == "auto" else k_shot + 1
+    splits = []
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        g = g.item()  # a Python scalar, for the messages
+        if classifier:
+            classes, counts = np.unique(y[rows], return_counts=True)
+            if counts.min() < need:
+                raise ValueError(
+                    f"group {g!r}: class {classes[counts.argmin()].item()!r} has "
+                    f"{counts.min()} examples; the few-shot score needs {need} per "
+                    f"class (k_shot={k_shot!r} to adapt, at least one to score)")
+        elif len(rows) < need:
+            raise ValueError(
+                f"group {g!r} has {len(rows)} examples; the few-shot score needs "
+                f"{need} (k_shot={k_shot!r} to adapt, at least one to score)")
+        # split row positions, so that sample weights follow their rows
+        pos = Task(np.arange(len(rows), dtype=float)[:, None], y[rows])
+        t = pos.split(0.5 if k_shot == "auto" else k_shot, rng, stratify=classifier)
+        splits.append((rows[t.X_support[:, 0].astype(int)], rows[t.X_query[:, 0].astype(int)]))
+    return splits
