@@ -316,3 +316,21 @@ def test_conv4_asks_where_the_channel_axis_is_ambiguous():
                          module__image_shape=(12, 12, 3)).fit(
         np.random.RandomState(0).rand(12, 432), y)
     assert flat.module_.blocks[0].in_channels == 3  # (H, W, C) detected
+
+
+def test_a_few_huge_tasks_do_not_make_every_task_huge():
+    """Where padding would more than double the data, the bank keeps one tensor
+    per task and pads at take(); the meta-batches are the same."""
+    rng = np.random.RandomState(0)
+    sizes = [3] * 30 + [400]
+    tasks = check_tasks([(rng.normal(size=(2, 2)), rng.normal(size=2),
+                          rng.normal(size=(n, 2)), rng.normal(size=n)) for n in sizes])
+    est = fast_instance(MAMLRegressor)
+    bank = TaskBank(tasks, est._encode, torch.device("cpu"))
+    assert not bank.Xq.dense and bank.Xs.dense
+    small = bank.take(np.arange(5))
+    assert small.xq.shape == (5, 3, 2) and not small.padded
+    mixed = bank.take(np.array([30, 0]))
+    assert mixed.xq.shape == (2, 400, 2) and mixed.mq.sum(1).tolist() == [400, 3]
+    np.testing.assert_array_equal(mixed.xq[1, :3].numpy(), tasks[0].X_query.astype(np.float32))
+    assert (mixed.xq[1, 3:] == 0).all()

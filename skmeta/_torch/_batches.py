@@ -64,6 +64,52 @@ def bucket(n):
     return int(_LADDER[np.searchsorted(_LADDER, n)])
 
 
+class _Rows:
+    """One field (support inputs, say) of every task of a bank, on a device.
+
+    Stored as one padded tensor ``(n_tasks, width, ...)`` where that costs at
+    most twice the real rows (the usual case: equal or similar sizes, one
+    ``index_select`` per meta-batch), else as one tensor per task, padded when
+    a meta-batch is taken (a few very large tasks among small ones would
+    otherwise make every task as large as the largest).
+    """
+
+    def __init__(self, arrays, lengths, width, dtype, device):
+        npdtype = np.int64 if dtype == torch.int64 else np.float32
+        tail = np.asarray(arrays[0]).shape[1:]
+        self.dense = len(arrays) * width <= 2 * max(int(lengths.sum()), 1)
+        if self.dense:
+            out = np.zeros((len(arrays), width) + tail, dtype=npdtype)
+            for i, a in enumerate(arrays):
+                out[i, :len(a)] = a
+            self.data = torch.as_tensor(out).to(device)
+        else:
+            self.parts = [torch.as_tensor(np.asarray(a, dtype=npdtype)).to(device)
+                          for a in arrays]
+
+    @classmethod
+    def of(cls, tensor):
+        rows = cls.__new__(cls)
+        rows.dense, rows.data = True, tensor
+        return rows
+
+    @property
+    def width(self):
+        return self.data.shape[1] if self.dense else max(len(p) for p in self.parts)
+
+    def take(self, idx, sel, full, width):
+        if self.dense:
+            t = self.data if full else self.data.index_select(0, sel)
+            if t.shape[1] < width:  # bucketed beyond the stored width
+                t = torch.cat([t, t.new_zeros((len(t), width - t.shape[1]) + t.shape[2:])], 1)
+            return t[:, :width]
+        first = self.parts[0]
+        out = first.new_zeros((len(idx), width) + first.shape[1:])
+        for j, i in enumerate(idx):
+            out[j, :len(self.parts[i])] = self.parts[i]
+        return out
+
+
 class TaskBank:
     """Tasks with query sets, stacked (and padded where sizes differ) on a device.
 
@@ -93,13 +139,7 @@ class TaskBank:
         ydtype = torch.int64 if classifier else torch.float32
 
         def stack(arrays, lengths, dtype):
-            width = self._width(lengths)
-            first = np.asarray(arrays[0])
-            out = np.zeros((len(arrays), width) + first.shape[1:],
-                           dtype=np.int64 if dtype == torch.int64 else np.float32)
-            for i, a in enumerate(arrays):
-                out[i, :len(a)] = a
-            return torch.as_tensor(out).to(device)
+            return _Rows(arrays, lengths, self._width(lengths), dtype, device)
 
         self.Xs = stack([t.X_support for t in tasks], self.ns, torch.float32)
         self.Xq = stack([t.X_query for t in tasks], self.nq, torch.float32)
@@ -115,12 +155,12 @@ class TaskBank:
             a = np.asarray(a, dtype=np.float32)
             if targets and a.ndim == 2:
                 a = a[..., None]
-            return torch.as_tensor(a).to(device)
+            return _Rows.of(torch.as_tensor(a).to(device))
 
         bank.Xs, bank.Ys, bank.Xq, bank.Yq = tensor(Xs), tensor(ys, True), tensor(Xq), tensor(yq, True)
-        n = len(bank.Xs)
-        bank.ns = np.full(n, bank.Xs.shape[1])
-        bank.nq = np.full(n, bank.Xq.shape[1])
+        n = len(bank.Xs.data)
+        bank.ns = np.full(n, bank.Xs.width)
+        bank.nq = np.full(n, bank.Xq.width)
         bank.n_way = np.zeros(n, dtype=np.int64)
         return bank
 
@@ -141,9 +181,8 @@ class TaskBank:
         sel = torch.as_tensor(idx, device=self.device)
         full = len(idx) == len(self) and (idx == np.arange(len(self))).all()
 
-        def rows(t, lengths):
-            t = t if full else t.index_select(0, sel)
-            return t[:, :self._width(lengths)]
+        def rows(field, lengths):
+            return field.take(idx, sel, full, self._width(lengths))
 
         ep = Episodes(rows(self.Xs, ns), rows(self.Ys, ns), rows(self.Xq, nq),
                       rows(self.Yq, nq), int(n_way.max()))
