@@ -3,7 +3,7 @@
 from . import exceptions  # noqa: F401  (skmeta.exceptions)
 from .algorithms import (FineTuneClassifier, FineTuneRegressor, MAMLClassifier, MAMLRegressor,
                          ProtoNetClassifier, ReptileClassifier, ReptileRegressor,
-                         SiameseClassifier)
+                         MetaRidgeClassifier, MetaRidgeRegressor, SiameseClassifier)
 from .model_selection import MetaHyperparamSearch
 from .pipeline import MetaPipeline
 from .tasks import EpisodeSampler, Task
@@ -19,6 +19,8 @@ __all__ = [
     "ReptileClassifier",
     "ProtoNetClassifier",
     "SiameseClassifier",
+    "MetaRidgeRegressor",
+    "MetaRidgeClassifier",
     "FineTuneRegressor",
     "FineTuneClassifier",
     "MetaHyperparamSearch",
