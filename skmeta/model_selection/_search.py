@@ -9,6 +9,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import stats
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
@@ -185,8 +186,8 @@ class _FitOnSupport:
 
     @staticmethod
     def support_score(member, X, y, cv, scoring):
-        """Mean cross-validated score of a portfolio member on a support set."""
-        return np.mean(cross_val_score(clone(member), X, y, cv=cv, scoring=scoring))
+        """Cross-validated scores (one per fold) of a portfolio member on a support set."""
+        return cross_val_score(clone(member), X, y, cv=cv, scoring=scoring)
 
     @staticmethod
     def fit_support(member, X, y):
@@ -217,15 +218,31 @@ class _MetaTrainOnFolds:
 
     @staticmethod
     def support_score(member, X, y, cv, scoring):
-        """Mean score of a meta-trained member adapted to each training fold of a
-        support set and scored on the rest."""
+        """Scores (one per fold) of a meta-trained member adapted to each training
+        fold of a support set and scored on the rest."""
         scorer = check_scoring(member, scoring=scoring)
-        return np.mean([scorer(member.adapt(X[tr], y[tr]), X[te], y[te])
-                        for tr, te in cv.split(X, y)])
+        return np.array([scorer(member.adapt(X[tr], y[tr]), X[te], y[te])
+                         for tr, te in cv.split(X, y)])
 
     @staticmethod
     def fit_support(member, X, y):
         return member.adapt(X, y)
+
+
+def _confident_choice(fold_scores):
+    """The portfolio member to take on a support set, from its fold scores
+    (members x folds): the member with the best mean where it beats the first
+    member (``best_params_``, the best across the training tasks) by more than
+    the 95% interval of their paired fold differences (a paired t-test), else
+    the first. A few support rows give noisy folds, so the ranking learned
+    across many tasks stands unless the support set clearly overrules it."""
+    means = np.nan_to_num(fold_scores.mean(axis=1), nan=-np.inf)
+    k = int(np.argmax(means))
+    d = fold_scores[k] - fold_scores[0]
+    if k == 0 or len(d) < 3 or not np.isfinite(d).all():  # 2 folds: one degree of freedom
+        return 0
+    margin = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return k if d.mean() > margin else 0
 
 
 def _task_folds(cv, tasks):
@@ -744,27 +761,31 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         seed = self.random_state if isinstance(self.random_state, Integral) else 0
         if classifier:
             _, counts = np.unique(y, return_counts=True)
-            k = min(3, int(counts.min())) if len(counts) > 1 else 0
+            k = min(5, int(counts.min())) if len(counts) > 1 else 0
             return StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
-        k = min(3, len(y) // 2)  # at least 2 held-out rows per fold (R^2)
+        k = min(5, len(y) // 2)  # at least 2 held-out rows per fold (R^2)
         return KFold(k, shuffle=True, random_state=seed) if k >= 2 else None
 
     def adapt(self, X_support, y_support):
-        """Choose a portfolio setting for a new task by cross-validation on its
-        support set, and fit it.
+        """Choose a portfolio setting for a new task, and fit it on its support set.
 
-        Each portfolio member is scored by cross-validation on the support
+        The first portfolio member, ``best_params_`` (the best across the
+        training tasks), is taken unless the support set clearly says
+        otherwise. Each member is scored by cross-validation on the support
         set alone: :class:`~sklearn.model_selection.KFold` (or
         :class:`~sklearn.model_selection.StratifiedKFold` for classifiers)
-        with ``n_splits = min(3, ...)`` as the support set allows (at least
+        with ``n_splits = min(5, ...)`` as the support set allows (at least
         2 held-out rows per fold for regression, 1 per class for
-        classification), shuffled with ``random_state``. A plain estimator is
-        fitted on the training part of each fold; a meta-learner is adapted to
-        it. The member with the best mean score (the earlier one on a tie) is
-        then fitted, or adapted, on the whole support set. When the support
-        set is too small to cross-validate (fewer than 4 rows for regression,
-        fewer than 2 examples of some class or a single class) or the
-        portfolio has one member, the first member, ``best_params_``, is taken.
+        classification), shuffled with ``random_state``; a plain estimator is
+        fitted on the training part of each fold, a meta-learner adapted to
+        it. The member with the best mean score replaces ``best_params_`` only
+        where it beats it by more than the 95% interval of their paired fold
+        differences (a paired t-test over the folds): on a few rows the folds
+        are too noisy to overrule a ranking learned across many tasks. When
+        the support set is too small to cross-validate (fewer than 4 rows for
+        regression, fewer than 2 examples of some class or a single class),
+        allows fewer than 3 folds, or the portfolio has one member,
+        ``best_params_`` is taken.
 
         Parameters
         ----------
@@ -790,11 +811,13 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
                              multi_output=not classifier, y_numeric=not classifier)
         members = self.portfolio_estimators_
         scores = np.full(len(members), np.nan)
+        k = 0
         cv = self._support_cv(y, classifier) if len(members) > 1 else None
         if cv is not None:
-            scores[:] = [self._strategy.support_score(member, X, y, cv, self.scoring)
-                         for member in members]
-        k = int(np.argmax(np.nan_to_num(scores, nan=-np.inf)))
+            folds = np.array([self._strategy.support_score(member, X, y, cv, self.scoring)
+                              for member in members])
+            scores[:] = folds.mean(axis=1)
+            k = _confident_choice(folds)
         chosen = self._strategy.fit_support(members[k], X, y)
         new = copy.copy(self)
         new.chosen_index_ = self.portfolio_indices_[k]

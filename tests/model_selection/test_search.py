@@ -1,6 +1,7 @@
 """MetaHyperparamSearch: scores, selection, portfolio, halving, adapt, errors."""
 
 import numpy as np
+from scipy import stats
 import pytest
 from scipy.stats import loguniform, randint, rankdata
 from sklearn.base import is_classifier, is_regressor
@@ -144,28 +145,46 @@ def test_param_distributions_are_drawn_reproducibly_and_seed_the_estimator():
     assert len({p["alpha"] for p in ridge(1)}) == 3
 
 
-def test_adapt_picks_the_best_support_cv_score(ridge_search):
+def test_adapt_overrules_best_params_only_when_the_support_set_is_clear(ridge_search):
     search = ridge_search
-    chosen = []
-    for noise, seed in [(0.05, 10), (4.0, 11)]:
-        t = _linear_tasks(1, noise, 12, seed=seed)[0]
+    assert len(search.portfolio_) > 1
+    chosen = {}
+    for noise, n_support, seed in [(0.05, 12, 10), (4.0, 12, 11), (0.05, 60, 12),
+                                   (4.0, 60, 13)]:
+        t = _linear_tasks(1, noise, n_support, seed=seed)[0]
         adapted = search.adapt(t.X_support, t.y_support)
-        cv = KFold(3, shuffle=True, random_state=0)
-        by_hand = [cross_val_score(Ridge(**p), t.X_support, t.y_support, cv=cv).mean()
-                   for p in search.portfolio_]
-        np.testing.assert_allclose(adapted.support_scores_, by_hand)
-        k = int(np.argmax(by_hand))
-        assert adapted.chosen_params_ == search.portfolio_[k]
-        assert adapted.chosen_index_ == search.portfolio_indices_[k]
-        ref = Ridge(**search.portfolio_[k]).fit(t.X_support, t.y_support)
+        cv = KFold(5, shuffle=True, random_state=0)
+        folds = np.array([cross_val_score(Ridge(**p), t.X_support, t.y_support, cv=cv)
+                          for p in search.portfolio_])
+        np.testing.assert_allclose(adapted.support_scores_, folds.mean(axis=1))
+        k = int(np.argmax(folds.mean(axis=1)))
+        d = folds[k] - folds[0]
+        clear = k > 0 and d.mean() > stats.t.ppf(0.975, 4) * d.std(ddof=1) / np.sqrt(5)
+        expected = k if clear else 0  # the paired t-test over the folds, by hand
+        assert adapted.chosen_params_ == search.portfolio_[expected]
+        assert adapted.chosen_index_ == search.portfolio_indices_[expected]
+        ref = Ridge(**search.portfolio_[expected]).fit(t.X_support, t.y_support)
         np.testing.assert_allclose(adapted.predict(t.X_query), ref.predict(t.X_query))
-        assert adapted.score(t.X_query, t.y_query) == pytest.approx(
-            ref.score(t.X_query, t.y_query))
-        chosen.append(adapted.chosen_params_["alpha"])
-    assert chosen[0] < chosen[1]  # the clean task picks less regularisation
+        chosen[noise, n_support] = adapted.chosen_params_["alpha"]
+    # with 60 rows the support set is clear: the clean task takes less regularisation
+    assert chosen[0.05, 60] < chosen[4.0, 60]
     assert not hasattr(search, "chosen_estimator_")  # the search is unchanged
     with pytest.raises(NotFittedError, match="call adapt"):
         search.predict(t.X_query)
+
+
+def test_adapt_on_few_rows_is_not_worse_than_best_params():
+    """On 5-row support sets, choosing by support cross-validation alone was
+    worse than the search's own best_params_; the confident rule is not."""
+    train = _linear_tasks(40, 1.0, 5, seed=0)
+    search = MetaHyperparamSearch(Ridge(), {"alpha": [0.01, 1.0, 100.0]}, portfolio_size=3,
+                                  random_state=0).fit(train)
+    test = _linear_tasks(60, 1.0, 5, seed=1)
+    adapted = np.mean([search.adapt(t.X_support, t.y_support).score(t.X_query, t.y_query)
+                       for t in test])
+    best = np.mean([Ridge(**search.best_params_).fit(t.X_support, t.y_support)
+                    .score(t.X_query, t.y_query) for t in test])
+    assert adapted >= best - 1e-12
 
 
 def test_adapt_falls_back_to_the_best_params_on_a_tiny_support_set(ridge_search):
