@@ -173,13 +173,14 @@ def test_vmapped_meta_gradient_of_a_padded_meta_batch_equals_a_per_task_loop(cls
 def test_the_task_loss_passes_gradcheck(cls):
     est, tasks, theta = _fitted_double(cls)
     step = est._step()
-    ep = episodes(est, tasks[:1])
-    args = [a[0] for a in ep.tensors()]
+    ep = episodes(est, tasks)
+    assert ep.padded
+    xs, ys, xq, yq, ms, mq = (a[1] for a in ep.tensors())  # a padded task, with its masks
     names = [LOG_LAM, SCALE if cls._classifier else W0]
 
     def loss(*values):
         w = {**theta["w"], **dict(zip(names, values))}
-        return step.task_loss({"w": w}, *args[:4], ep.n_way)
+        return step.task_loss({"w": w}, xs, ys, xq, yq, ep.n_way, ms, mq)
 
     inputs = tuple(theta["w"][k].clone().requires_grad_() for k in names)
     assert torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
