@@ -334,3 +334,45 @@ def test_a_few_huge_tasks_do_not_make_every_task_huge():
     assert mixed.xq.shape == (2, 400, 2) and mixed.mq.sum(1).tolist() == [400, 3]
     np.testing.assert_array_equal(mixed.xq[1, :3].numpy(), tasks[0].X_query.astype(np.float32))
     assert (mixed.xq[1, 3:] == 0).all()
+
+
+# ------------------------------------------------- adaptation never overshoots
+def _support_loss(est, t):
+    from sklearn.metrics import log_loss, mean_squared_error
+    if est._classifier:
+        return log_loss(t.y_support, est.predict_proba(t.X_support), labels=est.classes_)
+    return mean_squared_error(t.y_support, est.predict(t.X_support))
+
+
+@pytest.mark.parametrize("cls", [c for c in ESTIMATORS if "inner_lr" in c().get_params()])
+def test_adaptation_never_raises_the_support_loss(cls):
+    est, tasks = _fitted(cls, max_iter=10, adapt_steps=5)
+    t = tasks[3]
+    start = _support_loss(est.set_params(adapt_steps=0).adapt(t.X_support, t.y_support), t)
+    est.set_params(adapt_steps=5, inner_lr=1e4)  # every step overshoots
+    ad = est.adapt(t.X_support, t.y_support)
+    assert np.isfinite(ad.predict(t.X_query) if not cls._classifier
+                       else ad.predict_proba(t.X_query)).all()
+    assert _support_loss(ad, t) <= start + 1e-6
+    # the batched evaluation path keeps the same weights
+    one = est._task_outputs([t], batch_size=1)[0]
+    expected = (ad.predict(t.X_query).reshape(len(t.X_query), -1) if not cls._classifier
+                else np.log(ad.predict_proba(t.X_query)))
+    if cls._classifier:
+        one = one - np.log(np.exp(one).sum(1, keepdims=True))
+    np.testing.assert_allclose(one, expected, rtol=1e-3, atol=1e-3)
+    # with a sane step size, the steps are kept and lower the support loss
+    est.set_params(inner_lr=0.01)
+    assert _support_loss(est.adapt(t.X_support, t.y_support), t) < start
+
+
+def test_learned_meta_sgd_rates_too_large_for_a_new_task_do_not_blow_up():
+    est, tasks = _fitted(MAMLRegressor, max_iter=10, learn_inner_lr=True, adapt_steps=3)
+    for lr in est.meta_params_["lr"].values():
+        lr.mul_(1e4)  # rates learned on other tasks, far too large for this one
+    t = tasks[4]
+    ad = est.adapt(t.X_support, t.y_support)
+    pred = ad.predict(t.X_query)
+    assert np.isfinite(pred).all()
+    init = est.set_params(adapt_steps=0).adapt(t.X_support, t.y_support)
+    assert _support_loss(ad, t) <= _support_loss(init, t) + 1e-6

@@ -126,9 +126,11 @@ class GradientStep(MetaStep):
             keys = self.adapt_keys(keys)
         return {"w": w, **self.rule.meta_params(w, keys)}
 
-    def adapt(self, theta, xs, ys, n_way, steps, ms=None, first_order=True):
+    def adapt(self, theta, xs, ys, n_way, steps, ms=None, first_order=True, safeguard=True):
+        """Gradient steps from the meta-learned weights; at prediction
+        (``safeguard``) a step that raises the support loss is not kept."""
         return self.model.adapt(theta["w"], xs, ys, n_way, steps, self.rule, theta,
-                                self.adapt_keys, first_order, ms)
+                                self.adapt_keys, first_order, ms, safeguard)
 
 
 def _leaves(tree):

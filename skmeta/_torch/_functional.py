@@ -12,7 +12,7 @@ Every update makes a new dict: no ``.grad``, no in-place change, no optimizer.
 
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad
+from torch.func import functional_call, grad_and_value
 
 from ._networks import has_task_norm, reference_rows
 
@@ -122,7 +122,7 @@ class FunctionalModel:
         return {HEAD[0]: 2 * protos, HEAD[1]: absent - (protos * protos).sum(1)}
 
     def adapt(self, w, xs, ys, n_way, steps, rule, theta=None, adapt_keys=None,
-              first_order=False, mask=None):
+              first_order=False, mask=None, safeguard=False):
         """Take ``steps`` gradient steps on the support set from ``w``.
 
         Parameters
@@ -145,6 +145,12 @@ class FunctionalModel:
             Stop gradients through the inner gradients (FOMAML).
         mask : Tensor or None
             Row mask of a padded support set.
+        safeguard : bool
+            Return the weights of lowest support loss met along the steps (the
+            starting weights included), so that adaptation never increases
+            the support loss: a step that overshoots (too large a learned or
+            given step size for this task) is not kept. Not for meta-training,
+            whose gradient is that of the plain steps.
 
         Returns
         -------
@@ -157,16 +163,34 @@ class FunctionalModel:
         def support_loss(fast, rest):
             return self.loss(self.forward({**rest, **fast}, xs, rows=mask), ys, mask)
 
-        state = rule.init_state(keys)
+        state, best = rule.init_state(keys), None
         for t in range(1, steps + 1):
             fast = {k: w[k] for k in keys}
             rest = {k: v for k, v in w.items() if k not in fast}
-            g = grad(support_loss)(fast, rest)
+            g, loss = grad_and_value(support_loss)(fast, rest)
+            if safeguard:
+                best = self._keep_best(best, fast, loss)
             if first_order:
                 g = {k: v.detach() for k, v in g.items()}
             delta, state = rule.step(g, state, t, theta)
             w = {**w, **{k: w[k] - delta[k] for k in keys}}
+        if safeguard and steps:
+            fast = {k: w[k] for k in keys}
+            rest = {k: v for k, v in w.items() if k not in fast}
+            best = self._keep_best(best, fast, support_loss(fast, rest))
+            w = {**w, **best[0]}
         return self.with_support(w, xs, mask)
+
+    @staticmethod
+    def _keep_best(best, fast, loss):
+        """``(weights, loss)`` of the lower support loss (a non-finite loss
+        never wins); ``torch.where``, so it works under ``vmap``."""
+        loss = torch.where(torch.isfinite(loss), loss, torch.full_like(loss, float("inf")))
+        if best is None:
+            return fast, loss
+        better = loss < best[1]
+        return ({k: torch.where(better, v, best[0][k]) for k, v in fast.items()},
+                torch.where(better, loss, best[1]))
 
     def with_support(self, w, xs, mask=None):
         """``w`` plus the support rows (and their mask), where batch norm needs

@@ -46,7 +46,7 @@ class FineTuneStep(GradientStep):
 
     def adapt(self, theta, xs, ys, n_way, steps, ms=None):
         w = {k: v for k, v in theta["w"].items() if k not in POOL}
-        return self.model.adapt(w, xs, ys, n_way, steps, self.rule, mask=ms)
+        return self.model.adapt(w, xs, ys, n_way, steps, self.rule, mask=ms, safeguard=True)
 
 
 class _BaseFineTune(BaseMetaEstimator):

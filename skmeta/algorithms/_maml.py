@@ -37,7 +37,8 @@ class MAMLStep(GradientStep):
         self.second_order = not first_order
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
-        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, self.first_order)
+        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, self.first_order,
+                       safeguard=False)
         return self.model.loss(self.model.forward(w, xq), yq, mq)
 
 

@@ -26,7 +26,7 @@ class ReptileStep(GradientStep):
     """
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
-        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms)
+        w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, safeguard=False)
         return self.model.loss(self.model.forward(w, xq), yq, mq)
 
     def _train_task(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
