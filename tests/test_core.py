@@ -376,3 +376,19 @@ def test_learned_meta_sgd_rates_too_large_for_a_new_task_do_not_blow_up():
     assert np.isfinite(pred).all()
     init = est.set_params(adapt_steps=0).adapt(t.X_support, t.y_support)
     assert _support_loss(ad, t) <= _support_loss(init, t) + 1e-6
+
+
+def test_each_fit_compiles_with_its_own_cache_and_recompile_budget():
+    """torch.compile caches graphs and counts recompilations per code object;
+    every fit compiles the same step method, so without a code object of its
+    own the fits of one process (a grid search) shared one budget and, once
+    it was spent, silently ran eagerly."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    tasks = _unequal_tasks(False)
+    counters.clear()
+    with torch._dynamo.config.patch(recompile_limit=1):
+        for seed in range(2):
+            fast_instance(MAMLRegressor, compile=True, random_state=seed, max_iter=3).fit(tasks)
+    assert counters["stats"]["unique_graphs"] == 2

@@ -11,6 +11,7 @@ optimizer, records the history, runs callbacks and stops on divergence.
 import contextlib
 import math
 import time
+import types
 import warnings
 
 import torch
@@ -144,6 +145,24 @@ def make_optimizer(theta, lr, kind="adam"):
     return torch.optim.Adam(_leaves(theta), lr=lr)
 
 
+def _own_code(fn):
+    """``fn`` (a function or bound method) with a code object of its own.
+
+    torch.compile keeps its compiled graphs, and counts recompilations
+    against ``recompile_limit`` (8), per code object. Every fit compiles the
+    same method of a new step object, so in one process (a grid search, a
+    benchmark, cross-validation) the fits would share one cache: each new
+    fit recompiles, and after the eighth, dynamo silently runs eagerly. A
+    copy of the code object gives each compiled function its own cache and
+    budget, freed with it.
+    """
+    func = getattr(fn, "__func__", fn)
+    own = types.FunctionType(func.__code__.replace(), func.__globals__, func.__name__,
+                             func.__defaults__, func.__closure__)
+    own.__kwdefaults__ = func.__kwdefaults__
+    return types.MethodType(own, fn.__self__) if hasattr(fn, "__self__") else own
+
+
 class Compiled:
     """``fn`` through ``torch.compile``, falling back to ``fn`` on any failure.
 
@@ -159,7 +178,7 @@ class Compiled:
     def __init__(self, fn):
         self.fn, self.compiled = fn, None
         try:
-            self.compiled = torch.compile(fn, dynamic=False)
+            self.compiled = torch.compile(_own_code(fn), dynamic=False)
         except Exception as exc:  # pragma: no cover - platform without a compiler
             self._give_up(exc)
 
