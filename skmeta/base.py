@@ -35,6 +35,11 @@ from .tasks._task import check_float32_range
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
 
+#: ``early_stopping="auto"`` holds out this fraction of the training tasks ...
+AUTO_VALIDATION_FRACTION = 0.1
+#: ... for fits on a list of at least this many tasks.
+AUTO_EARLY_STOPPING_MIN_TASKS = 20
+
 #: Constraints shared by the classifiers' extra parameters.
 CLASSIFIER_CONSTRAINTS = {
     "n_way": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -71,6 +76,8 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         "k_shot": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "n_query": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "eval_every": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, None],
         "compile": ["boolean", StrOptions({"auto"})],
@@ -197,9 +204,12 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         tasks, data = self._prepare(X, y, groups)
-        valid = None
-        if self.validation_fraction is not None:
-            tasks, valid = self._split_validation(tasks, rng)
+        valid, stop = None, self._early_stopping_on(tasks)
+        fraction = self.validation_fraction
+        if fraction is None and stop:
+            fraction = AUTO_VALIDATION_FRACTION
+        if fraction is not None:
+            tasks, valid = self._split_validation(tasks, rng, fraction)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         if not self.__sklearn_is_fitted__():
             self._initialize(tasks, device, seed)
@@ -212,7 +222,8 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         # on divergence, train raises with meta_params_ at the last good values
         train(self, self._step(), self.meta_params_, self.optimizer_, source,
               n_iter, valid=valid, eval_every=self.eval_every,
-              callbacks=self._callbacks(), verbose=self.verbose, compile=self.compile)
+              callbacks=self._callbacks(), verbose=self.verbose, compile=self.compile,
+              n_iter_no_change=self.n_iter_no_change if stop else None)
         if data is not None:
             self._adapt_in_place(*data)
         return self
@@ -314,15 +325,23 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
                              check_batch=None if self._classifier else check_batch,
                              buckets=buckets)
 
-    def _split_validation(self, tasks, rng):
+    def _early_stopping_on(self, tasks):
+        """``early_stopping="auto"``: on for a finite list of at least
+        :data:`AUTO_EARLY_STOPPING_MIN_TASKS` tasks (a model can overfit a
+        fixed set of tasks; a sampler's stream of fresh tasks it cannot)."""
+        if self.early_stopping == "auto":
+            return not is_sampler(tasks) and len(tasks) >= AUTO_EARLY_STOPPING_MIN_TASKS
+        return bool(self.early_stopping)
+
+    def _split_validation(self, tasks, rng, fraction):
         if is_sampler(tasks):
             valid = check_tasks(tasks.sample(max(1, self.meta_batch_size), rng),
                                 classifier=self._classifier)
             return tasks, valid
-        n_valid = int(np.ceil(self.validation_fraction * len(tasks)))
+        n_valid = int(np.ceil(fraction * len(tasks)))
         if n_valid >= len(tasks):
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no training "
+                f"validation_fraction={fraction} leaves no training "
                 f"task out of {len(tasks)}"
             )
         perm = rng.permutation(len(tasks))

@@ -392,3 +392,49 @@ def test_each_fit_compiles_with_its_own_cache_and_recompile_budget():
         for seed in range(2):
             fast_instance(MAMLRegressor, compile=True, random_state=seed, max_iter=3).fit(tasks)
     assert counters["stats"]["unique_graphs"] == 2
+
+
+# ------------------------------------------------------------- early stopping
+def test_early_stopping_restores_the_best_validation_meta_parameters():
+    from skmeta._torch._engine import train
+    from skorch.history import History
+
+    est, tasks = _fitted(MAMLRegressor, max_iter=2)
+    valid = episodes(est, tasks[:3], dtype=torch.float32)
+    est.history_, est.n_iter_ = History(), 0
+    est.set_params(meta_lr=0.05)  # large steps on 3 tasks: the validation loss turns
+    step = est._step()
+    train(est, step, est.meta_params_, est._make_optimizer(est.meta_params_),
+          _Cycle(episodes(est, tasks[3:], dtype=torch.float32)), 200, valid=valid,
+          eval_every=1, n_iter_no_change=3)
+    losses = [row["valid_loss"] for row in est.history_]
+    assert est.n_iter_ < 200  # stopped: 3 evaluations in a row without improvement
+    assert losses[-3:] >= [min(losses)] * 3 and min(losses) < losses[0]
+    with torch.no_grad():
+        final = float(step.meta_loss(est.meta_params_, valid))
+    assert final == pytest.approx(min(losses), rel=1e-5)  # the best one, restored
+
+
+class _Cycle:
+    def __init__(self, ep):
+        self.ep = ep
+
+    def next(self):
+        return self.ep
+
+
+def test_early_stopping_auto_is_on_for_task_lists_and_off_for_samplers():
+    from skmeta.datasets import SinusoidTasks, make_sinusoid_tasks
+
+    many = make_sinusoid_tasks(40, random_state=0)
+    est = fast_instance(MAMLRegressor, max_iter=400, eval_every=10, n_iter_no_change=2,
+                        meta_lr=0.05, random_state=0).fit(many)
+    assert "valid_loss" in est.history_[-1]  # 10% of the tasks held out
+    assert est.n_iter_ < 400
+    off = fast_instance(MAMLRegressor, max_iter=30, eval_every=10, early_stopping=False,
+                        random_state=0).fit(many)
+    assert off.n_iter_ == 30 and "valid_loss" not in off.history_[-1]
+    few = fast_instance(MAMLRegressor, max_iter=30, eval_every=10).fit(many[:19])
+    assert few.n_iter_ == 30 and "valid_loss" not in few.history_[-1]
+    sampler = fast_instance(MAMLRegressor, max_iter=30, eval_every=10).fit(SinusoidTasks())
+    assert sampler.n_iter_ == 30 and "valid_loss" not in sampler.history_[-1]

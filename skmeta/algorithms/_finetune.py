@@ -82,7 +82,8 @@ _DOC = """
         Step size of the fine-tuning gradient steps in :meth:`adapt`.
     adapt_steps : int, default=10
         Fine-tuning gradient steps (full batch) in :meth:`adapt`.{extra}
-    k_shot, n_query, validation_fraction, eval_every, callbacks, compile, \
+    k_shot, n_query, validation_fraction, early_stopping, n_iter_no_change, \
+eval_every, callbacks, compile, \
 device, random_state, verbose, warm_start, **kwargs
         As in :class:`MAMLRegressor`.
 
@@ -129,7 +130,8 @@ class FineTuneRegressor(MetaRegressorMixin, _BaseFineTune):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, adapt_steps=10,
-                 k_shot="auto", n_query="auto", validation_fraction=None,
+                 k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10,
                  eval_every=100, callbacks=None, compile="auto", device="cpu",
                  random_state=None, verbose=0, warm_start=False, **kwargs):
         _store_params(self, locals())
@@ -172,7 +174,8 @@ class FineTuneClassifier(MetaClassifierMixin, _BaseFineTune):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, adapt_steps=10,
                  n_way="auto", head_init="proto", k_shot="auto", n_query="auto",
-                 validation_fraction=None, eval_every=100, callbacks=None,
+                 validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())

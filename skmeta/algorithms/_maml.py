@@ -106,8 +106,18 @@ _PARAMS_DOC = """
     validation_fraction : float or None, default=None
         Fraction of the training tasks held out to record ``valid_loss`` (the
         query loss after adaptation) every ``eval_every`` iterations, for
-        callbacks such as early stopping. With a sampler, one meta-batch of
-        tasks is drawn for it.
+        early stopping and callbacks. With a sampler, one meta-batch of
+        tasks is drawn for it. ``None``: 0.1 where early stopping is on,
+        else no validation.
+    early_stopping : bool or "auto", default="auto"
+        Stop when ``valid_loss`` has not improved for ``n_iter_no_change``
+        evaluations in a row, and keep the meta-parameters of its best
+        evaluation. ``"auto"``: on for a list of at least 20 tasks (a
+        network can overfit a fixed set of tasks, as it overfits a fixed set
+        of rows), off for a sampler (whose tasks are always new).
+    n_iter_no_change : int, default=10
+        Evaluations (every ``eval_every`` meta-iterations) without
+        improvement before early stopping.
     eval_every : int, default=100
         Meta-iterations between validation records and callback calls.
     callbacks : list or None, default=None
@@ -189,7 +199,8 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
                  adapt_layers="all", k_shot="auto", n_query="auto",
-                 validation_fraction=None, eval_every=100, callbacks=None,
+                 validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())
@@ -256,7 +267,8 @@ class MAMLClassifier(MetaClassifierMixin, _BaseMAML):
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
                  adapt_layers="all", n_way="auto", head_init="proto", k_shot="auto",
-                 n_query="auto", validation_fraction=None, eval_every=100,
+                 n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100,
                  callbacks=None, compile="auto", device="cpu", random_state=None,
                  verbose=0, warm_start=False, **kwargs):
         _store_params(self, locals())

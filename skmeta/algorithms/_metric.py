@@ -51,7 +51,8 @@ METRIC_PARAMS_DOC = """
         arrays; ``"auto"``: half of each pool, up to 5 per class for episodes.
     n_query : int or "auto", default="auto"
         Query examples per class of episodes drawn from plain arrays.
-    validation_fraction, eval_every, callbacks, compile, device, random_state, \
+    validation_fraction, early_stopping, n_iter_no_change, eval_every, callbacks, \
+compile, device, random_state, \
 verbose, warm_start, **kwargs
         As in :class:`MAMLClassifier`.
 

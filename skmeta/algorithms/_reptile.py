@@ -89,7 +89,8 @@ _DOC = """
     adapt_steps : int or None, default=None
         Inner steps in :meth:`adapt` (on the support set); ``None`` uses
         ``inner_steps``.{extra}
-    k_shot, n_query, validation_fraction, eval_every, callbacks, compile, \
+    k_shot, n_query, validation_fraction, early_stopping, n_iter_no_change, \
+eval_every, callbacks, compile, \
 device, random_state, verbose, warm_start, **kwargs
         As in :class:`MAMLRegressor`.
 
@@ -146,7 +147,8 @@ class ReptileRegressor(MetaRegressorMixin, _BaseReptile):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, outer_lr=0.1, inner_lr=0.01, inner_steps=5,
                  inner_optimizer="sgd", adapt_steps=None, k_shot="auto", n_query="auto",
-                 validation_fraction=None, eval_every=100, callbacks=None,
+                 validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())
@@ -189,7 +191,8 @@ class ReptileClassifier(MetaClassifierMixin, _BaseReptile):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, outer_lr=0.1, inner_lr=0.01, inner_steps=5,
                  inner_optimizer="sgd", adapt_steps=None, n_way="auto", head_init="proto",
-                 k_shot="auto", n_query="auto", validation_fraction=None, eval_every=100,
+                 k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100,
                  callbacks=None, compile="auto", device="cpu", random_state=None,
                  verbose=0, warm_start=False, **kwargs):
         _store_params(self, locals())

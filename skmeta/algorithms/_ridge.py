@@ -157,7 +157,8 @@ _PARAMS_DOC = """
         each pool{k_shot_auto}.
     n_query : int or "auto", default="auto"
         Query size of tasks drawn from plain arrays{n_query_unit}.
-    validation_fraction, eval_every, callbacks, compile, device, random_state, \
+    validation_fraction, early_stopping, n_iter_no_change, eval_every, callbacks, \
+compile, device, random_state, \
 verbose, warm_start, **kwargs
         As in :class:`MAMLRegressor`.
 
@@ -229,7 +230,8 @@ class MetaRidgeRegressor(MetaRegressorMixin, _BaseRidge):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, alpha=1.0, k_shot="auto",
-                 n_query="auto", validation_fraction=None, eval_every=100, callbacks=None,
+                 n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())
@@ -287,7 +289,8 @@ class MetaRidgeClassifier(MetaClassifierMixin, _BaseRidge):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=1, meta_lr=1e-3, alpha=1.0, n_way="auto", k_shot="auto",
-                 n_query="auto", validation_fraction=None, eval_every=100, callbacks=None,
+                 n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())

@@ -106,7 +106,8 @@ class SiameseClassifier(_BaseMetric):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=1, meta_lr=1e-3, n_way="auto", k_shot="auto",
-                 n_query="auto", validation_fraction=None, eval_every=100, callbacks=None,
+                 n_query="auto", validation_fraction=None, early_stopping="auto",
+                 n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())
