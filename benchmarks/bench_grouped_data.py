@@ -179,13 +179,15 @@ def learners(k_shot, max_iter):
     return out
 
 
-def run(name, draws, max_iter):
+def run(name, draws, max_iter, only=None):
     from skmeta.model_selection import evaluate_tasks
 
     X, y, groups, k_shot = DATASETS[name]()
     Xtr, ytr, gtr, test_draws = split(X, y, groups, k_shot, draws=draws)
     rows = {}
     for label, est in learners(k_shot, max_iter).items():
+        if only and not any(o in label for o in only):
+            continue
         est = clone(est)
         t0 = time.perf_counter()
         est.fit(Xtr, ytr, gtr) if isinstance(est, (SupportRidge, PooledRidge)) else \
@@ -211,14 +213,23 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--max-iter", type=int, default=None)
+    parser.add_argument("--learners", nargs="+", default=None,
+                        help="rerun only the learners whose label contains one of these, "
+                             "updating their rows of the existing results")
     args = parser.parse_args()
     out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": _cpu(),
            "cores": os.cpu_count(), "max_iter": args.max_iter or "defaults", "datasets": {}}
+    stem = "grouped_data" if args.max_iter is None else f"grouped_data_{args.max_iter}"
+    if args.learners and (RESULTS / f"{stem}.json").exists():
+        previous = json.loads((RESULTS / f"{stem}.json").read_text())
+        out["datasets"] = previous["datasets"]
+        out["date"] = f"{previous['date']}; rerun of {', '.join(args.learners)}: {out['date']}"
     for name in args.datasets:
-        info, rows = run(name, args.draws, args.max_iter)
-        out["datasets"][name] = {"info": info, "learners": rows}
+        info, rows = run(name, args.draws, args.max_iter, args.learners)
+        entry = out["datasets"].setdefault(name, {"info": info, "learners": {}})
+        entry["info"] = info
+        entry["learners"].update(rows)
         RESULTS.mkdir(exist_ok=True)
-        stem = "grouped_data" if args.max_iter is None else f"grouped_data_{args.max_iter}"
         (RESULTS / f"{stem}.json").write_text(json.dumps(out, indent=1))
         (RESULTS / f"{stem}.md").write_text(markdown(out))
 

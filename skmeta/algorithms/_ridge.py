@@ -15,28 +15,32 @@ from ..base import (CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMix
 
 __all__ = ["MetaRidgeRegressor", "MetaRidgeClassifier", "ridge_solve"]
 
-LOG_LAM, W0, SCALE = "@ridge.log_lam", "@ridge.w0", "@ridge.scale"
+LOG_LAM, LOG_LAM_BIAS = "@ridge.log_lam", "@ridge.log_lam_bias"
+W0, SCALE = "@ridge.w0", "@ridge.scale"
 
 
 def ridge_solve(e, y, lam, w0=None, dual=None):
-    """``argmin_W |e W - y|^2 + lam |W - w0|^2`` in closed form, differentiable.
+    """``argmin_W |e W - y|^2 + sum_j lam_j |W_j - w0_j|^2`` in closed form, differentiable.
 
-    ``W = w0 + (e^T e + lam I)^-1 e^T (y - e w0)``; the dual (Woodbury) form
-    ``w0 + e^T (e e^T + lam I)^-1 (y - e w0)`` is the same matrix, and is
-    used where ``e`` has fewer rows than columns (``dual=None``), so the
-    linear system is of size ``min(n_rows, n_columns)``. Rows of ``e`` and
-    ``y`` that are zero (masked padding) change nothing.
+    ``lam`` is one penalty, or one per column of ``e`` (a diagonal penalty
+    ``L``). ``W = w0 + (e^T e + L)^-1 e^T (y - e w0)``; the dual (Woodbury)
+    form ``w0 + L^-1 e^T (e L^-1 e^T + I)^-1 (y - e w0)`` is the same
+    matrix, and is used where ``e`` has fewer rows than columns
+    (``dual=None``), so the linear system is of size
+    ``min(n_rows, n_columns)``. Rows of ``e`` and ``y`` that are zero
+    (masked padding) change nothing.
     """
     n, p = e.shape
     r = y if w0 is None else y - e @ w0
+    lam = torch.as_tensor(lam, dtype=e.dtype, device=e.device).expand(p)
     if dual is None:
         dual = n < p
     if dual:
         eye = torch.eye(n, dtype=e.dtype, device=e.device)
-        delta = e.T @ torch.linalg.solve(e @ e.T + lam * eye, r)
+        inv = 1 / lam
+        delta = inv[:, None] * (e.T @ torch.linalg.solve((e * inv) @ e.T + eye, r))
     else:
-        eye = torch.eye(p, dtype=e.dtype, device=e.device)
-        delta = torch.linalg.solve(e.T @ e + lam * eye, e.T @ r)
+        delta = torch.linalg.solve(e.T @ e + torch.diag(lam), e.T @ r)
     return delta if w0 is None else w0 + delta
 
 
@@ -46,8 +50,9 @@ class RidgeStep(MetaStep):
     The support embeddings, with a constant 1 appended (the bias), are
     regressed on the targets (one-hot class indicators for classifiers) with
     :func:`ridge_solve`; the penalty ``lam = exp(@ridge.log_lam)`` pulls the
-    weights, bias included, towards the meta-learned prior ``@ridge.w0``
-    (regression). Class logits are ``@ridge.scale`` times the regressed
+    weights towards the meta-learned prior ``@ridge.w0`` (regression), and
+    ``exp(@ridge.log_lam_bias)`` the bias: a task's offset from the prior
+    gets its own shrinkage, as a random intercept does. Class logits are ``@ridge.scale`` times the regressed
     indicators; a class-agnostic prior would add the same amount to every
     logit, so classifiers have none. Meta-training differentiates the query
     loss through the solve into the embedding, ``lam``, the prior and the
@@ -62,7 +67,9 @@ class RidgeStep(MetaStep):
 
     def init_params(self, w, generator=None):
         ref = next(iter(w.values()))
-        extra = {LOG_LAM: torch.tensor(math.log(self.alpha), device=ref.device)}
+        log_alpha = math.log(self.alpha)
+        extra = {LOG_LAM: torch.tensor(log_alpha, device=ref.device),
+                 LOG_LAM_BIAS: torch.tensor(log_alpha, device=ref.device)}
         if self.model.classifier:
             extra[SCALE] = torch.tensor(10.0, device=ref.device)
         else:
@@ -81,7 +88,10 @@ class RidgeStep(MetaStep):
             y = ys
         if ms is not None:
             e, y = e * ms[:, None], y * ms[:, None]
-        W = ridge_solve(e, y, w[LOG_LAM].exp(), w.get(W0))
+        # the bias has a penalty of its own (how far a task's offset may move
+        # from the prior's: the shrinkage of a random intercept)
+        lam = torch.cat([w[LOG_LAM].exp().expand(e.shape[1] - 1), w[LOG_LAM_BIAS].exp()[None]])
+        W = ridge_solve(e, y, lam, w.get(W0))
         if not self.model.classifier:
             return {HEAD[0]: W[:-1].T, HEAD[1]: W[-1]}
         absent = (y.sum(0) == 0).to(e.dtype) * -1e9  # padded classes: probability 0
@@ -149,8 +159,9 @@ _PARAMS_DOC = """
     meta_lr : float, default=1e-3
         Adam step size.
     alpha : float, default=1.0
-        Initial ridge penalty ``lam`` (as in :class:`sklearn.linear_model.Ridge`;
-        here the bias is penalised too); ``log(lam)`` is meta-learned.{extra}
+        Initial ridge penalty of the weights and of the bias (as in
+        :class:`sklearn.linear_model.Ridge`, but the bias is penalised too,
+        on its own); both logarithms are meta-learned.{extra}
     k_shot : int or "auto", default="auto"
         Support size when tasks are drawn from pools (tasks without a query
         set, ``groups``, or plain arrays){k_shot_unit}. ``"auto"``: half of

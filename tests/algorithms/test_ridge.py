@@ -220,3 +220,25 @@ def test_the_classifier_learns_held_out_classes():
     untrained = mean_accuracy(MetaRidgeClassifier(max_iter=0, **params).fit(sampler), test)
     trained = mean_accuracy(MetaRidgeClassifier(max_iter=300, **params).fit(sampler), test)
     assert trained > 0.7 and trained > untrained + 0.2, (trained, untrained)  # chance: 1/3
+
+
+@pytest.mark.parametrize("n, p", [(4, 7), (9, 3)])
+def test_a_penalty_per_column_is_the_closed_form_in_both_forms(n, p):
+    """The bias gets a penalty of its own: a diagonal penalty, in the primal
+    and the dual (Woodbury) form alike, with gradients for both penalties."""
+    rng = np.random.RandomState(0)
+    e, y, w0 = rng.normal(size=(n, p)), rng.normal(size=(n, 2)), rng.normal(size=(p, 2))
+    lam = np.exp(rng.normal(size=p))
+    ref = w0 + np.linalg.solve(e.T @ e + np.diag(lam), e.T @ (y - e @ w0))
+    for dual in (True, False):
+        got = ridge_solve(torch.tensor(e), torch.tensor(y), torch.tensor(lam), torch.tensor(w0),
+                          dual=dual)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-9, atol=1e-9)
+    est = fast_instance(MetaRidgeRegressor, random_state=0).fit(
+        check_tasks([(rng.normal(size=(3, 2)), rng.normal(size=3), rng.normal(size=(4, 2)),
+                      rng.normal(size=4)) for _ in range(4)]))
+    ep = episodes(est, check_tasks([(rng.normal(size=(3, 2)), rng.normal(size=3),
+                                     rng.normal(size=(4, 2)), rng.normal(size=4))]))
+    est.module_.double()
+    grads, _ = est._step().outer_grad(double_tree(est.meta_params_), ep)
+    assert grads["w"][LOG_LAM].abs() > 0 and grads["w"]["@ridge.log_lam_bias"].abs() > 0
