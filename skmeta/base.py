@@ -29,11 +29,22 @@ from ._torch._networks import build_seeded
 from ._torch._utils import as_tensor, resolve_device, state_to_cpu, state_to_device, to_numpy
 from .tasks import EpisodeSampler, SubsetSampler, check_task_batch, check_tasks
 from ._params import RoutedParamsMixin
+from .callbacks import EarlyStopping
 from .tasks._input import (check_groups, check_pools, fewshot_splits, group_pools, is_sampler,
                            read_fit_input)
 from .tasks._task import check_float32_range
 
 __all__ = ["BaseMetaEstimator", "MetaRegressorMixin", "MetaClassifierMixin"]
+
+#: The fitted attributes every learner has, for the learners' docstrings.
+FITTED_ATTRS_DOC = """
+    history_ : skorch.history.History
+        One row per meta-iteration: ``train_loss``, ``dur`` and, when
+        validating, ``valid_loss``.
+    n_iter_ : int
+        Meta-iterations run so far.
+    n_features_in_ : int
+        Number of features seen in ``fit``."""
 
 #: ``early_stopping="auto"`` holds out this fraction of the training tasks ...
 AUTO_VALIDATION_FRACTION = 0.1
@@ -222,8 +233,7 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         # on divergence, train raises with meta_params_ at the last good values
         train(self, self._step(), self.meta_params_, self.optimizer_, source,
               n_iter, valid=valid, eval_every=self.eval_every,
-              callbacks=self._callbacks(), verbose=self.verbose, compile=self.compile,
-              n_iter_no_change=self.n_iter_no_change if stop else None)
+              callbacks=self._callbacks(stop), verbose=self.verbose, compile=self.compile)
         if data is not None:
             self._adapt_in_place(*data)
         return self
@@ -240,8 +250,15 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         self.optimizer_ = opt
         self.history_ = History([dict(row) for row in self.history_])
 
-    def _callbacks(self):
-        return [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
+    def _callbacks(self, early_stopping=False):
+        """The user's callbacks, then, where early stopping is on, skmeta's
+        :class:`~skmeta.callbacks.EarlyStopping` on ``valid_loss`` that keeps
+        the best meta-parameters."""
+        callbacks = [cb[1] if isinstance(cb, tuple) else cb for cb in (self.callbacks or [])]
+        if early_stopping:
+            callbacks.append(EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change,
+                                           threshold=0.0, load_best=True))
+        return callbacks
 
     def _initialize(self, tasks, device, seed):
         first = tasks.sample(1, 0)[0] if is_sampler(tasks) else tasks[0]

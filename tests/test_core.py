@@ -396,17 +396,20 @@ def test_each_fit_compiles_with_its_own_cache_and_recompile_budget():
 
 # ------------------------------------------------------------- early stopping
 def test_early_stopping_restores_the_best_validation_meta_parameters():
-    from skmeta._torch._engine import train
     from skorch.history import History
+
+    from skmeta._torch._engine import train
+    from skmeta.callbacks import EarlyStopping
 
     est, tasks = _fitted(MAMLRegressor, max_iter=2)
     valid = episodes(est, tasks[:3], dtype=torch.float32)
     est.history_, est.n_iter_ = History(), 0
     est.set_params(meta_lr=0.05)  # large steps on 3 tasks: the validation loss turns
     step = est._step()
+    stop = EarlyStopping(monitor="valid_loss", patience=3, threshold=0.0, load_best=True)
     train(est, step, est.meta_params_, est._make_optimizer(est.meta_params_),
           _Cycle(episodes(est, tasks[3:], dtype=torch.float32)), 200, valid=valid,
-          eval_every=1, n_iter_no_change=3)
+          eval_every=1, callbacks=[stop])
     losses = [row["valid_loss"] for row in est.history_]
     assert est.n_iter_ < 200  # stopped: 3 evaluations in a row without improvement
     assert losses[-3:] >= [min(losses)] * 3 and min(losses) < losses[0]

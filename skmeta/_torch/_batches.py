@@ -15,6 +15,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 __all__ = ["Episodes", "TaskBank", "ListSource", "SamplerSource", "bucket"]
 
@@ -100,14 +101,11 @@ class _Rows:
     def take(self, idx, sel, full, width):
         if self.dense:
             t = self.data if full else self.data.index_select(0, sel)
-            if t.shape[1] < width:  # bucketed beyond the stored width
-                t = torch.cat([t, t.new_zeros((len(t), width - t.shape[1]) + t.shape[2:])], 1)
-            return t[:, :width]
-        first = self.parts[0]
-        out = first.new_zeros((len(idx), width) + first.shape[1:])
-        for j, i in enumerate(idx):
-            out[j, :len(self.parts[i])] = self.parts[i]
-        return out
+        else:
+            t = pad_sequence([self.parts[i] for i in idx], batch_first=True)
+        if t.shape[1] < width:  # bucketed beyond the stored (or longest selected) rows
+            t = torch.cat([t, t.new_zeros((len(t), width - t.shape[1]) + t.shape[2:])], 1)
+        return t[:, :width]
 
 
 class TaskBank:

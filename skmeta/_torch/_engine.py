@@ -184,8 +184,8 @@ class Compiled:
 
     def _give_up(self, exc):
         self.compiled = None
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
-        warnings.warn(f"torch.compile failed ({reason}); running eagerly",
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        warnings.warn(f"torch.compile failed ({type(exc).__name__}: {first_line}); running eagerly",
                       CompilationWarning, stacklevel=3)
 
     def __call__(self, *args):
@@ -218,7 +218,7 @@ def worth_compiling(seconds_per_iteration, remaining):
 
 
 def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every=100,
-          callbacks=(), verbose=0, compile=False, n_iter_no_change=None):
+          callbacks=(), verbose=0, compile=False):
     """Run ``n_iter`` meta-iterations, updating ``theta`` in place.
 
     Parameters
@@ -243,10 +243,6 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
         eager iterations and compiles when the remaining ones repay the
         compile time (:func:`worth_compiling`). A failed compilation falls
         back to eager with a warning.
-    n_iter_no_change : int, optional
-        Early stopping (needs ``valid``): stop when ``valid_loss`` has not
-        improved on its best for this many evaluations in a row, and restore
-        the meta-parameters of the best evaluation.
 
     Raises
     ------
@@ -261,7 +257,6 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
         cb.on_train_begin(est)
     bar = tqdm(total=n_iter, disable=not verbose, desc=type(est).__name__,
                mininterval=0.5, leave=True)
-    stopper = _EarlyStopping(leaves, n_iter_no_change) if valid is not None else None
     with intra_op_threads() as threads:  # restored afterwards (see _threads.py)
         losses = []
         try:
@@ -304,8 +299,6 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
                     if valid is not None:
                         with torch.no_grad():
                             row["valid_loss"] = float(step.meta_loss(theta, valid))
-                        if stopper.should_stop(row["valid_loss"]):
-                            break
                     bar.set_postfix(loss=f"{sum(losses) / len(losses):.4g}", refresh=False)
                     losses = []
                     for cb in callbacks:
@@ -316,36 +309,9 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
             bar.close()
             for p in leaves:
                 p.grad = None
-            if stopper is not None:
-                stopper.restore_best()
     for cb in callbacks:
         cb.on_train_end(est)
     return theta
-
-
-class _EarlyStopping:
-    """Keeps the meta-parameters of the best validation loss; says when it has
-    not improved for ``patience`` evaluations; puts the best ones back."""
-
-    def __init__(self, leaves, patience):
-        self.leaves, self.patience = leaves, patience
-        self.best, self.best_leaves, self.bad = math.inf, None, 0
-
-    def should_stop(self, loss):
-        if self.patience is None:
-            return False
-        if loss < self.best:
-            self.best, self.bad = loss, 0
-            self.best_leaves = [p.detach().clone() for p in self.leaves]
-            return False
-        self.bad += 1
-        return self.bad >= self.patience
-
-    def restore_best(self):
-        if self.best_leaves is not None:
-            with torch.no_grad():
-                for p, b in zip(self.leaves, self.best_leaves):
-                    p.copy_(b)
 
 
 def detach_tree(tree, **to):

@@ -9,7 +9,7 @@ from .._torch._functional import HEAD
 from .._torch._networks import head_parameter_names
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
+from ..base import CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
 
 __all__ = ["MAMLRegressor", "MAMLClassifier"]
 
@@ -144,14 +144,7 @@ _PARAMS_DOC = """
         The meta-learned state: ``"w"`` (weights by name) and, with Meta-SGD,
         ``"lr"`` (learned step sizes).
     module_ : torch.nn.Module
-        The architecture template.
-    history_ : skorch.history.History
-        One row per meta-iteration: ``train_loss``, ``dur`` and, when
-        validating, ``valid_loss``.
-    n_iter_ : int
-        Meta-iterations run so far.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
+        The architecture template.""" + FITTED_ATTRS_DOC + """
     feature_names_in_ : ndarray of str
         Feature names seen in ``fit`` on a DataFrame.{attrs}
 """

@@ -1,7 +1,7 @@
 """The base of the metric learners (ProtoNet, Siamese): meta-training shapes an
 embedding, and ``adapt`` takes no gradient steps."""
 
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin
+from ..base import CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, BaseMetaEstimator, MetaClassifierMixin
 
 __all__ = ["METRIC_PARAMS_DOC"]
 
@@ -61,14 +61,7 @@ verbose, warm_start, **kwargs
     meta_params_ : dict
         ``"w"``: the embedding's weights{w_extra}.
     module_ : torch.nn.Module
-        The embedding network.
-    history_ : skorch.history.History
-        One row per meta-iteration: ``train_loss``, ``dur`` and, when
-        validating, ``valid_loss``.
-    n_iter_ : int
-        Meta-iterations run so far.
-    n_features_in_ : int
-        Number of features seen in ``fit``.
+        The embedding network.""" + FITTED_ATTRS_DOC + """
     classes_ : ndarray
         Labels of the task the estimator is adapted to.
 """

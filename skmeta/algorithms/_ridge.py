@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from .._params import store_params as _store_params
 from .._torch._engine import MetaStep
 from .._torch._functional import HEAD
-from ..base import (CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin,
+from ..base import (CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, BaseMetaEstimator, MetaClassifierMixin,
                     MetaRegressorMixin)
 
 __all__ = ["MetaRidgeRegressor", "MetaRidgeClassifier", "ridge_solve"]
@@ -180,14 +180,7 @@ verbose, warm_start, **kwargs
         penalty) and {w_extra}. After :meth:`adapt`, ``adapted_`` adds the
         solved head ``"@head.weight"``, ``"@head.bias"``.
     module_ : torch.nn.Module
-        The embedding network.
-    history_ : skorch.history.History
-        One row per meta-iteration: ``train_loss``, ``dur`` and, when
-        validating, ``valid_loss``.
-    n_iter_ : int
-        Meta-iterations run so far.
-    n_features_in_ : int
-        Number of features seen in ``fit``.{attrs}
+        The embedding network.""" + FITTED_ATTRS_DOC + """{attrs}
 
     References
     ----------
