@@ -39,7 +39,6 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
