@@ -1,0 +1,858 @@
+"""Speed against the peers: skmeta, learn2learn, higher, torchopt, torchmeta, a plain loop.
+
+Side by side in one process, on identical tasks and networks, from identical
+initial weights, milliseconds per meta-iteration (median after a warm-up,
+with its IQR) of:
+
+* ``skmeta eager`` and ``skmeta compiled``: the estimator's step object run
+  by skmeta's engine (``skmeta._torch._engine.train``, the loop ``fit``
+  runs, with its thread policy), fed the same pre-built meta-batches as the
+  others; the compiled step is compiled (and its gradient checked) before
+  the timed iterations, and its compile time is reported apart;
+* ``plain loop``: plain PyTorch, a Python loop over the tasks of a
+  meta-batch, ``torch.autograd.grad(create_graph=True)`` for the inner steps,
+  ``torch.func.functional_call`` for the fast weights, one ``backward`` per
+  task, as most MAML code is written;
+* ``learn2learn`` (``l2l.algorithms.MAML`` / ``MetaSGD``, ``clone`` and
+  ``adapt``), ``higher`` (``innerloop_ctx`` with a differentiable SGD),
+  ``torchopt`` (functional: ``torchopt.sgd`` updates and ``apply_updates``
+  on a parameter tuple) and ``torchmeta`` (``MetaModule`` networks and
+  ``gradient_update_parameters``), each as its documentation writes MAML.
+
+Cases (``--cases``; all by default):
+
+* sinusoid (MAML protocol): MLP 1-40-40-1, meta-batch 25, K=10 support and
+  10 query rows, inner SGD at 0.01, outer Adam at 1e-3: second- and
+  first-order MAML at 1 and 5 inner steps, Meta-SGD (1 step, learned
+  per-entry step sizes), Reptile (5 SGD steps on all 20 rows, outer SGD
+  0.1; skmeta and the loop);
+* Omniglot 28x28, conv4 (4 x [3x3 conv 64, batch norm, ReLU, 2x2 max-pool]):
+  MAML and Meta-SGD 5-way 1-shot 1-query (meta-batch 32, inner SGD at 0.4,
+  as learn2learn's ``maml_omniglot`` example) second and first order at 1
+  and 5 steps; ProtoNet training episodes (one episode per iteration,
+  60-way 5-shot 5-query and 5-way 1-shot 15-query, Adam 1e-3) and
+  evaluation episodes (5-way 1-shot 15-query and 60-way 5-shot 5-query,
+  ``evaluate_tasks`` on a block of episodes against the loop one episode at
+  a time, ms per episode); skmeta and the loop.
+
+What "identical" means here, where the libraries differ:
+
+* batch norm: skmeta normalises a task's query rows with the statistics of
+  its support rows (never of the query batch, DESIGN.md section 5), so every
+  peer's conv4 uses one batch-norm layer that does the same (the query
+  forward embeds support and query rows together, statistics from the
+  support rows); ProtoNet training episodes use the whole episode's
+  statistics, as skmeta and the paper's code do;
+* the classification head of MAML: skmeta's ``MAMLClassifier`` gives each
+  task its own head; ``head_init="zero"`` starts it at zero and adapts it in
+  the inner loop. The peers use the usual ``Linear(64, 5)`` head, zero and
+  left out of the outer optimiser, which is the same computation (its
+  meta-gradient is computed and dropped). skmeta's Meta-SGD learns one step
+  size per head tensor (the head is per task), the peers one per entry: the
+  check compares skmeta's with the sum of the peers'.
+
+Before any timing, every method's meta-gradient (Reptile: outer direction;
+ProtoNet evaluation: class probabilities) on the same first meta-batch from
+the same weights is checked against the plain loop's, and the script stops
+if one differs (``max |a - b| > 1e-3 max |b| + 1e-6``, relative to the
+largest entry of each tensor).
+
+Run in the peers' environment (``bash benchmarks/peers/setup_peers.sh``)::
+
+    /work/peers-venv/bin/python benchmarks/bench_peers.py           # all cases
+    /work/peers-venv/bin/python benchmarks/bench_peers.py --quick   # a correctness run
+
+Peers that do not import are left out with the reason. Results go to
+``benchmarks/results/peers.{json,md}`` (``--quick`` writes nothing unless
+``--results-dir`` is given). Time it alone on the machine: other processes
+on 2 cores make every figure false.
+"""
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+
+import _harness as H  # noqa: E402
+from _compat import import_peers, versions  # noqa: E402
+
+from skmeta import EpisodeSampler, MAMLClassifier, MAMLRegressor, ProtoNetClassifier  # noqa: E402
+from skmeta import ReptileRegressor, Task  # noqa: E402
+from skmeta._torch._batches import Episodes  # noqa: E402
+from skmeta._torch._engine import maybe_compile, train  # noqa: E402
+from skmeta.model_selection import evaluate_tasks  # noqa: E402
+
+RTOL, ATOL = 1e-3, 1e-6
+OUTER_LR = 1e-3
+
+
+# ----------------------------------------------------------------- the cases
+class Case:
+    """One benchmark case: data, network, algorithm and its settings."""
+
+    def __init__(self, name, label, data, algo, steps=1, first_order=False, meta_sgd=False,
+                 batch=25, inner_lr=0.01, n_way=5, k_shot=1, n_query=1):
+        self.name, self.label, self.data, self.algo = name, label, data, algo
+        self.steps, self.first_order, self.meta_sgd = steps, first_order, meta_sgd
+        self.batch, self.inner_lr = batch, inner_lr
+        self.n_way, self.k_shot, self.n_query = n_way, k_shot, n_query
+
+    @property
+    def conv(self):
+        return self.data == "omniglot"
+
+
+def _cases():
+    out = []
+    for steps in (1, 5):
+        for fo in (False, True):
+            order = "first" if fo else "second"
+            out.append(Case(f"sin-maml{1 if fo else 2}-{steps}",
+                            f"sinusoid MAML {order} order, {steps} step{'s' * (steps > 1)}",
+                            "sinusoid", "maml", steps, fo))
+    out.append(Case("sin-metasgd", "sinusoid Meta-SGD, 1 step", "sinusoid", "maml", 1,
+                    meta_sgd=True))
+    out.append(Case("sin-reptile", "sinusoid Reptile, 5 SGD steps", "sinusoid", "reptile", 5))
+    conv = dict(batch=32, inner_lr=0.4, n_way=5, k_shot=1, n_query=1)
+    for steps in (1, 5):
+        for fo in (False, True):
+            order = "first" if fo else "second"
+            out.append(Case(f"conv-maml{1 if fo else 2}-{steps}",
+                            f"conv4 5-way 1-shot MAML {order} order, {steps} "
+                            f"step{'s' * (steps > 1)}", "omniglot", "maml", steps, fo, **conv))
+    out.append(Case("conv-metasgd", "conv4 5-way 1-shot Meta-SGD, 1 step", "omniglot",
+                    "maml", 1, meta_sgd=True, **conv))
+    for way, shot, q in ((60, 5, 5), (5, 1, 15)):
+        out.append(Case(f"proto-train-{way}w{shot}s",
+                        f"conv4 ProtoNet training episode {way}-way {shot}-shot {q}-query",
+                        "omniglot", "proto-train", batch=1, n_way=way, k_shot=shot,
+                        n_query=q))
+    for way, shot, q in ((5, 1, 15), (60, 5, 5)):
+        out.append(Case(f"proto-eval-{way}w{shot}s",
+                        f"conv4 ProtoNet evaluation episode {way}-way {shot}-shot {q}-query",
+                        "omniglot", "proto-eval", batch=1, n_way=way, k_shot=shot,
+                        n_query=q))
+    return {c.name: c for c in out}
+
+
+CASES = _cases()
+
+
+# ---------------------------------------------------------------- the networks
+_REF = [None]
+
+
+@contextlib.contextmanager
+def support_statistics(n):
+    """Within the block, :class:`RefNorm` layers normalise with the statistics
+    of the first ``n`` rows (the support set), as skmeta's TaskNorm does."""
+    _REF[0] = n
+    try:
+        yield
+    finally:
+        _REF[0] = None
+
+
+def ref_norm(x, weight, bias, eps=1e-5):
+    """Batch norm without running statistics; statistics of the first
+    ``_REF[0]`` rows inside :func:`support_statistics`, of all rows otherwise."""
+    n = _REF[0]
+    if n is None:
+        return F.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+    var, mean = torch.var_mean(x[:n], dim=(0, 2, 3), keepdim=True, correction=0)
+    scale = torch.rsqrt(var + eps) * weight.view(1, -1, 1, 1)
+    return torch.addcmul(bias.view(1, -1, 1, 1) - mean * scale, x, scale)
+
+
+class RefNorm(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        return ref_norm(x, self.weight, self.bias)
+
+
+class Conv4(nn.Module):
+    """conv4 with the parameter names of skmeta's (``blocks.*``) and a head."""
+
+    def __init__(self, n_way=None, channels=64):
+        super().__init__()
+        layers, width = [], 1
+        for _ in range(4):
+            layers += [nn.Conv2d(width, channels, 3, padding=1), RefNorm(channels), nn.ReLU(),
+                       nn.MaxPool2d(2, ceil_mode=True)]
+            width = channels
+        self.blocks = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, n_way) if n_way else None
+        if self.head is not None:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+
+    def forward(self, x):
+        e = self.blocks(x).flatten(1)
+        return e if self.head is None else self.head(e)
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
+                         nn.Linear(40, 1))
+
+
+def initial_weights(case, seed=0):
+    """The weights every method starts from (body only for conv4: the head is zero)."""
+    torch.manual_seed(seed)
+    net = Conv4() if case.conv else mlp()
+    return {k: v.detach().clone() for k, v in net.named_parameters()}
+
+
+def build_net(case, w0):
+    net = Conv4(case.n_way if case.algo == "maml" else None) if case.conv else mlp()
+    with torch.no_grad():
+        for k, p in net.named_parameters():
+            if k in w0:
+                p.copy_(w0[k])
+    return net
+
+
+def _torchmeta_nets():
+    from torchmeta.modules import MetaConv2d, MetaLinear, MetaModule, MetaSequential
+
+    class MetaRefNorm(MetaModule):
+        def __init__(self, channels):
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(channels))
+            self.bias = nn.Parameter(torch.zeros(channels))
+
+        def forward(self, x, params=None):
+            if params is None:
+                params = dict(self.named_parameters())
+            return ref_norm(x, params["weight"], params["bias"])
+
+    class MetaConv4(MetaModule):
+        def __init__(self, n_way, channels=64):
+            super().__init__()
+            layers, width = [], 1
+            for _ in range(4):
+                layers += [MetaConv2d(width, channels, 3, padding=1), MetaRefNorm(channels),
+                           nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
+                width = channels
+            self.blocks = MetaSequential(*layers)
+            self.head = MetaLinear(channels, n_way)
+
+        def forward(self, x, params=None):
+            e = self.blocks(x, params=self.get_subdict(params, "blocks")).flatten(1)
+            return self.head(e, params=self.get_subdict(params, "head"))
+
+    def meta_mlp():
+        return MetaSequential(MetaLinear(1, 40), nn.ReLU(), MetaLinear(40, 40), nn.ReLU(),
+                              MetaLinear(40, 1))
+
+    return MetaConv4, meta_mlp
+
+
+def build_meta_net(case, w0):
+    MetaConv4, meta_mlp = _torchmeta_nets()
+    net = MetaConv4(case.n_way) if case.conv else meta_mlp()
+    with torch.no_grad():
+        for k, p in net.named_parameters():
+            if k in w0:
+                p.copy_(w0[k])
+            else:
+                p.zero_()  # the head
+    return net
+
+
+def loss_fn(case, out, y):
+    return F.cross_entropy(out, y) if case.conv else ((out - y) ** 2).mean()
+
+
+def query_out(case, call, xs, xq):
+    """Query outputs of ``call`` (the adapted network); conv4 embeds the
+    support rows with the query rows for their batch-norm statistics."""
+    if not case.conv:
+        return call(xq)
+    with support_statistics(len(xs)):
+        return call(torch.cat([xs, xq]))[len(xs):]
+
+
+def outer_params(named):
+    """The meta-parameters the outer optimiser updates: all but the zero head."""
+    return [p for k, p in named if ".head." not in f".{k}"]
+
+
+# ---------------------------------------------------------------------- data
+def make_data(case, n_batches, seed=0, batch=None):
+    """``(batches, tasks)``: meta-batches as stacked tensors ``(xs, ys, xq, yq)``
+    (images ``(T, rows, 1, 28, 28)``, labels as positions) and, for the
+    ProtoNet evaluation, the same episodes as :class:`skmeta.Task` lists."""
+    batch = batch or case.batch
+    if not case.conv:
+        return H.sinusoid_batches(n_batches, batch, 10, 10, seed=seed), None
+    X, y, _ = DATA["omniglot"]
+    sampler = EpisodeSampler(X, y, n_way=case.n_way, k_shot=case.k_shot, n_query=case.n_query)
+    rng = np.random.RandomState(seed)
+    batches, task_lists = [], []
+    for _ in range(n_batches):
+        tasks = []
+        for t in sampler.sample(batch, rng):
+            labels, ys = np.unique(t.y_support, return_inverse=True)
+            yq = np.searchsorted(labels, t.y_query)
+            tasks.append(Task(t.X_support[:, None], ys, t.X_query[:, None], yq))
+        task_lists.append(tasks)
+        batches.append(tuple(torch.as_tensor(np.stack([getattr(t, f) for t in tasks]))
+                             for f in ("X_support", "y_support", "X_query", "y_query")))
+    return batches, task_lists
+
+
+def episodes(case, batch):
+    xs, ys, xq, yq = batch
+    return Episodes(xs, ys, xq, yq, case.n_way if case.conv else 0)
+
+
+# ------------------------------------------------------------------ methods
+class Method:
+    """One implementation of a case: its meta-gradient, and one meta-iteration."""
+
+    name = "?"
+
+    def __init__(self, case, w0):
+        self.case = case
+
+    def meta_grad(self, batch):
+        """``{name: tensor}`` at the current weights, without a step."""
+        raise NotImplementedError
+
+    def iteration(self, batch):
+        raise NotImplementedError
+
+    def time(self, batches, warmup, repeat):
+        it = iter(range(10**9))
+        return H.time_calls(lambda: self.iteration(batches[next(it) % len(batches)]),
+                            repeat=repeat, warmup=warmup)
+
+
+class TorchMethod(Method):
+    """A method whose meta-gradient lands in ``.grad`` of ``self.named()``."""
+
+    def named(self):
+        raise NotImplementedError
+
+    def accumulate(self, batch):
+        raise NotImplementedError
+
+    def meta_grad(self, batch):
+        for _, p in self.named():
+            p.grad = None
+        self.accumulate(batch)
+        return {k: p.grad.detach().clone() for k, p in self.named() if p.grad is not None}
+
+    def iteration(self, batch):
+        self.opt.zero_grad(set_to_none=True)
+        self.accumulate(batch)
+        self.opt.step()
+
+
+class Loop(TorchMethod):
+    name = "plain loop"
+
+    def __init__(self, case, w0):
+        super().__init__(case, w0)
+        self.net = build_net(case, w0)
+        self.params = dict(self.net.named_parameters())
+        self.lrs = None
+        if case.meta_sgd:
+            self.lrs = {k: torch.full_like(p, case.inner_lr, requires_grad=True)
+                        for k, p in self.params.items()}
+        if case.algo == "reptile":
+            self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
+        else:
+            extra = [] if self.lrs is None else list(self.lrs.values())
+            self.opt = torch.optim.Adam(outer_params(self.params.items()) + extra, lr=OUTER_LR)
+
+    def named(self):
+        return list(self.params.items()) + [(f"lr.{k}", v) for k, v in (self.lrs or {}).items()]
+
+    def call(self, w):
+        return lambda x: functional_call(self.net, w, (x,))
+
+    def accumulate(self, batch):
+        c = self.case
+        xs, ys, xq, yq = batch
+        n = len(xs)
+        if c.algo == "maml":
+            for i in range(n):
+                fast = self.params
+                for _ in range(c.steps):
+                    loss = loss_fn(c, self.call(fast)(xs[i]), ys[i])
+                    grads = torch.autograd.grad(loss, list(fast.values()),
+                                                create_graph=not c.first_order)
+                    fast = {k: w - (self.lrs[k] if self.lrs else c.inner_lr) * g
+                            for (k, w), g in zip(fast.items(), grads)}
+                q = loss_fn(c, query_out(c, self.call(fast), xs[i], xq[i]), yq[i])
+                (q / n).backward()
+        elif c.algo == "reptile":
+            x, y = torch.cat([xs, xq], 1), torch.cat([ys, yq], 1)
+            total = {k: torch.zeros_like(p) for k, p in self.params.items()}
+            for i in range(n):
+                fast = {k: p.detach().requires_grad_(True) for k, p in self.params.items()}
+                for _ in range(c.steps):
+                    loss = loss_fn(c, self.call(fast)(x[i]), y[i])
+                    grads = torch.autograd.grad(loss, list(fast.values()))
+                    fast = {k: (w - c.inner_lr * g).detach().requires_grad_(True)
+                            for (k, w), g in zip(fast.items(), grads)}
+                for k in total:
+                    total[k] += self.params[k].detach() - fast[k].detach()
+            for k, p in self.params.items():
+                p.grad = total[k] / n
+        elif c.algo == "proto-train":
+            logits = self.proto_logits(xs[0], ys[0], xq[0])
+            F.cross_entropy(logits, yq[0]).backward()
+
+    def proto_logits(self, xs, ys, xq, support_stats=False):
+        ns = len(xs)
+        with support_statistics(ns) if support_stats else contextlib.nullcontext():
+            e = self.net(torch.cat([xs, xq]))
+        es, eq = e[:ns], e[ns:]
+        n_way = int(ys.max()) + 1
+        protos = torch.zeros(n_way, e.shape[1]).index_add_(0, ys, es)
+        protos = protos / torch.bincount(ys, minlength=n_way)[:, None]
+        return -torch.cdist(eq, protos) ** 2
+
+    @torch.no_grad()
+    def eval_episode(self, task):
+        """Accuracy and class probabilities of one episode (numpy in, as a user has it)."""
+        xs, xq = torch.as_tensor(task.X_support), torch.as_tensor(task.X_query)
+        ys, yq = torch.as_tensor(task.y_support), torch.as_tensor(task.y_query)
+        logits = self.proto_logits(xs, ys, xq, support_stats=True)
+        return float((logits.argmax(1) == yq).float().mean()), logits.softmax(1)
+
+
+class Learn2Learn(TorchMethod):
+    name = "learn2learn"
+
+    def __init__(self, case, w0):
+        super().__init__(case, w0)
+        l2l = PEERS["learn2learn"]
+        net = build_net(case, w0)
+        if case.meta_sgd:
+            self.maml = l2l.algorithms.MetaSGD(net, lr=case.inner_lr, first_order=False)
+        else:
+            self.maml = l2l.algorithms.MAML(net, lr=case.inner_lr, first_order=case.first_order)
+        self.opt = torch.optim.Adam(outer_params(self.maml.named_parameters()), lr=OUTER_LR)
+
+    def named(self):
+        names = [k for k, _ in self.maml.module.named_parameters()]
+        out = [(k, p) for k, p in self.maml.module.named_parameters()]
+        if self.case.meta_sgd:
+            out += [(f"lr.{k}", p) for k, p in zip(names, self.maml.lrs)]
+        return out
+
+    def accumulate(self, batch):
+        c = self.case
+        xs, ys, xq, yq = batch
+        for i in range(len(xs)):
+            learner = self.maml.clone()
+            for _ in range(c.steps):
+                learner.adapt(loss_fn(c, learner(xs[i]), ys[i]))
+            q = loss_fn(c, query_out(c, learner, xs[i], xq[i]), yq[i])
+            (q / len(xs)).backward()
+
+
+class Higher(TorchMethod):
+    name = "higher"
+
+    def __init__(self, case, w0):
+        super().__init__(case, w0)
+        self.net = build_net(case, w0)
+        params = list(self.net.parameters())
+        self.lrs, self.override = None, None
+        if case.meta_sgd:  # one group per tensor, its learned step sizes as the group's lr
+            self.inner = torch.optim.SGD([{"params": [p]} for p in params], lr=case.inner_lr)
+            self.lrs = [torch.full_like(p, case.inner_lr, requires_grad=True) for p in params]
+            self.override = {"lr": self.lrs}
+        else:
+            self.inner = torch.optim.SGD(params, lr=case.inner_lr)
+        self.opt = torch.optim.Adam(outer_params(self.net.named_parameters())
+                                    + (self.lrs or []), lr=OUTER_LR)
+
+    def named(self):
+        out = list(self.net.named_parameters())
+        if self.lrs:
+            out += [(f"lr.{k}", v) for (k, _), v in zip(self.net.named_parameters(), self.lrs)]
+        return out
+
+    def accumulate(self, batch):
+        higher = PEERS["higher"]
+        c = self.case
+        xs, ys, xq, yq = batch
+        n = len(xs)
+        params = list(self.net.parameters())
+        for i in range(n):
+            with higher.innerloop_ctx(self.net, self.inner, copy_initial_weights=False,
+                                      track_higher_grads=not c.first_order,
+                                      override=self.override) as (fnet, diffopt):
+                for _ in range(c.steps):
+                    diffopt.step(loss_fn(c, fnet(xs[i]), ys[i]))
+                q = loss_fn(c, query_out(c, fnet, xs[i], xq[i]), yq[i]) / n
+                if c.first_order:
+                    # without higher-order tracking the fast weights are detached:
+                    # FOMAML's gradient is the query gradient at the fast weights
+                    grads = torch.autograd.grad(q, list(fnet.parameters()))
+                    for p, g in zip(params, grads):
+                        p.grad = g if p.grad is None else p.grad + g
+                else:
+                    q.backward()
+
+
+class TorchOpt(TorchMethod):
+    name = "torchopt"
+
+    def __init__(self, case, w0):
+        super().__init__(case, w0)
+        self.net = build_net(case, w0)
+        self.keys = [k for k, _ in self.net.named_parameters()]
+        self.params = tuple(p for _, p in self.net.named_parameters())
+        self.tx = PEERS["torchopt"].sgd(lr=case.inner_lr)
+        self.opt = torch.optim.Adam(outer_params(self.net.named_parameters()), lr=OUTER_LR)
+
+    def named(self):
+        return list(self.net.named_parameters())
+
+    def call(self, params):
+        w = dict(zip(self.keys, params))
+        return lambda x: functional_call(self.net, w, (x,))
+
+    def accumulate(self, batch):
+        torchopt = PEERS["torchopt"]
+        c = self.case
+        xs, ys, xq, yq = batch
+        for i in range(len(xs)):
+            params = self.params
+            state = self.tx.init(params)
+            for _ in range(c.steps):
+                loss = loss_fn(c, self.call(params)(xs[i]), ys[i])
+                grads = torch.autograd.grad(loss, params, create_graph=not c.first_order)
+                updates, state = self.tx.update(grads, state, params=params, inplace=False)
+                params = torchopt.apply_updates(params, updates, inplace=False)
+            q = loss_fn(c, query_out(c, self.call(params), xs[i], xq[i]), yq[i])
+            (q / len(xs)).backward()
+
+
+class TorchMeta(TorchMethod):
+    name = "torchmeta"
+
+    def __init__(self, case, w0):
+        super().__init__(case, w0)
+        self.net = build_meta_net(case, w0)
+        self.lrs = None
+        if case.meta_sgd:
+            self.lrs = {k: torch.full_like(p, case.inner_lr, requires_grad=True)
+                        for k, p in self.net.meta_named_parameters()}
+        self.opt = torch.optim.Adam(outer_params(self.net.named_parameters())
+                                    + list((self.lrs or {}).values()), lr=OUTER_LR)
+
+    def named(self):
+        return list(self.net.named_parameters()) + [
+            (f"lr.{k}", v) for k, v in (self.lrs or {}).items()]
+
+    def accumulate(self, batch):
+        from torchmeta.utils.gradient_based import gradient_update_parameters
+
+        c = self.case
+        xs, ys, xq, yq = batch
+        for i in range(len(xs)):
+            params = None
+            for _ in range(c.steps):
+                loss = loss_fn(c, self.net(xs[i], params=params), ys[i])
+                params = gradient_update_parameters(
+                    self.net, loss, params=params, step_size=self.lrs or c.inner_lr,
+                    first_order=c.first_order)
+            q = loss_fn(c, query_out(c, lambda x: self.net(x, params=params), xs[i], xq[i]),
+                        yq[i])
+            (q / len(xs)).backward()
+
+
+class SkMeta(Method):
+    """skmeta: the estimator's step object in skmeta's engine."""
+
+    def __init__(self, case, w0, compile, init_tasks):
+        super().__init__(case, w0)
+        self.compile = compile
+        self.name = "skmeta compiled" if compile else "skmeta eager"
+        self.compile_s = None
+        common = dict(max_iter=1, meta_batch_size=case.batch, compile=False, random_state=0)
+        if case.algo == "maml":
+            opts = dict(inner_steps=case.steps, first_order=case.first_order,
+                        learn_inner_lr=case.meta_sgd, inner_lr=case.inner_lr,
+                        meta_lr=OUTER_LR, **common)
+            est = (MAMLClassifier(module="conv4", head_init="zero", **opts) if case.conv
+                   else MAMLRegressor(**opts))
+        elif case.algo == "reptile":
+            est = ReptileRegressor(inner_steps=case.steps, inner_lr=case.inner_lr,
+                                   outer_lr=0.1, **common)
+        else:
+            est = ProtoNetClassifier(module="conv4", meta_lr=OUTER_LR, **common)
+        est.fit(init_tasks)
+        theta = est.meta_params_
+        with torch.no_grad():  # the same start as every method
+            for k, v in theta["w"].items():
+                v.copy_(w0[k])
+            for v in theta.get("lr", {}).values():
+                v.fill_(case.inner_lr)
+        est.optimizer_ = est._make_optimizer(theta)  # fresh: Adam, or Reptile's SGD
+        self.est, self.step = est, est._step()
+        self.outer = self.step.outer_grad
+        if compile and case.algo != "proto-eval":
+            self.outer = maybe_compile(self.step.outer_grad)
+        if case.algo == "proto-eval":
+            est.set_params(compile=compile)
+
+    def meta_grad(self, batch):
+        t0 = time.perf_counter()
+        direction, _ = self.outer(self.est.meta_params_, episodes(self.case, batch))
+        if self.compile:
+            self.compile_s = time.perf_counter() - t0
+            if getattr(self.outer, "compiled", True) is None:
+                self.name = "skmeta compiled (compile failed: eager)"
+        out = {k: v.detach().clone() for k, v in direction["w"].items()}
+        for k, v in direction.get("lr", {}).items():  # skmeta's per-task head is "@head"
+            out[f"lr.{k.lstrip('@')}"] = v.detach().clone()
+        return out
+
+    def time(self, batches, warmup, repeat):
+        eps = [episodes(self.case, b) for b in batches]
+
+        class Cycle:  # the engine's task source: the pre-built meta-batches in turn
+            i = 0
+
+            def next(self):
+                Cycle.i += 1
+                return eps[(Cycle.i - 1) % len(eps)]
+
+        self.step.outer_grad = self.outer  # compiled once already (by the check)
+        est = self.est
+        n = warmup + repeat
+        train(est, self.step, est.meta_params_, est.optimizer_, Cycle(), n,
+              eval_every=10**9, compile=False)
+        return H.timing([row["dur"] for row in est.history_[-n:]], warmup)
+
+
+# --------------------------------------------------------------- evaluation
+class LoopEval(Loop):
+    name = "plain loop"
+
+    def check(self, tasks):
+        return torch.cat([self.eval_episode(t)[1] for t in tasks])
+
+    def time(self, blocks, warmup, repeat):
+        it = iter(range(10**9))
+
+        def block():
+            for t in blocks[next(it) % len(blocks)]:
+                self.eval_episode(t)
+        return H.time_calls(block, repeat=repeat, warmup=warmup)
+
+
+class SkMetaEval(SkMeta):
+    def check(self, tasks):
+        t0 = time.perf_counter()
+        out = self.est._task_outputs(tasks)
+        if self.compile:
+            self.compile_s = time.perf_counter() - t0
+        return torch.cat([torch.as_tensor(o, dtype=torch.float32).softmax(1) for o in out])
+
+    def time(self, blocks, warmup, repeat):
+        it = iter(range(10**9))
+        return H.time_calls(lambda: evaluate_tasks(self.est, blocks[next(it) % len(blocks)]),
+                            repeat=repeat, warmup=warmup)
+
+
+# ------------------------------------------------------------------ running
+def compare(ref, got, case):
+    """``(ok, worst relative error, detail)`` of a meta-gradient against the loop's."""
+    worst, detail = 0.0, ""
+    for k, r in ref.items():
+        g = got.get(k)
+        if g is None:
+            return False, float("inf"), f"{k} missing"
+        if g.shape != r.shape:
+            if g.numel() == 1:  # skmeta's one step size for a per-task head tensor
+                r = r.sum()
+            else:
+                return False, float("inf"), f"{k}: shape {tuple(g.shape)} vs {tuple(r.shape)}"
+        g, r = g.reshape(r.shape).double(), r.double()
+        scale = float(r.abs().max())
+        err = float((g - r).abs().max()) / max(scale, 1e-12)
+        if err > worst:
+            worst, detail = err, k
+        if not torch.allclose(g, r, rtol=0, atol=RTOL * scale + ATOL):
+            return False, err, f"{k}: max relative error {err:.2e}"
+    return True, worst, detail
+
+
+def method_classes(case):
+    if case.algo in ("maml",):
+        peers = [("learn2learn", Learn2Learn), ("higher", Higher), ("torchmeta", TorchMeta)]
+        if not case.meta_sgd:  # torchopt has no learned per-entry step sizes
+            peers.insert(2, ("torchopt", TorchOpt))
+        return [(name, cls) for name, cls in peers]
+    return []
+
+
+def relevant_grads(ref, case):
+    """The meta-parameters skmeta learns: all but the zero head (conv4 MAML)."""
+    return {k: v for k, v in ref.items() if not k.startswith("head.")}
+
+
+def run_case(case, args, notes):
+    eval_case = case.algo == "proto-eval"
+    n_batches = max(2, min(args.batches, args.warmup + args.repeat))
+    batches, task_lists = make_data(
+        case, n_batches, seed=0,
+        batch=max(args.eval_block, args.eval_check) if eval_case else None)
+    w0 = initial_weights(case)
+    init_tasks = (task_lists[0][:4] if case.conv else
+                  [Task(xs.numpy(), ys.numpy()[:, 0], xq.numpy(), yq.numpy()[:, 0])
+                   for xs, ys, xq, yq in zip(*(t[:4] for t in batches[0]))])
+    loop = (LoopEval if eval_case else Loop)(case, w0)
+    methods = [loop]
+    for compile in ([False, True] if args.compile else [False]):
+        methods.append((SkMetaEval if eval_case else SkMeta)(case, w0, compile, init_tasks))
+    for name, cls in method_classes(case):
+        if isinstance(PEERS.get(name), str) or name not in PEERS:
+            notes.setdefault(case.name, []).append(f"{name} skipped: {PEERS.get(name)}")
+            continue
+        methods.append(cls(case, w0))
+
+    # 1. every method's meta-gradient against the loop's, before any timing
+    checks = {}
+    if eval_case:
+        block = task_lists[0][:args.eval_check]
+        ref = loop.check(block)
+        for m in methods[1:]:
+            got = m.check(block)
+            checks[m.name] = compare({"probabilities": ref}, {"probabilities": got}, case)
+    else:
+        ref = relevant_grads(loop.meta_grad(batches[0]), case)
+        for m in methods[1:]:
+            checks[m.name] = compare(ref, m.meta_grad(batches[0]), case)
+    bad = {k: v for k, v in checks.items() if not v[0]}
+    for name, (ok, err, detail) in checks.items():
+        print(f"  check {name:<28} {'ok' if ok else 'DIFFERS'}  max rel. error {err:.1e}"
+              f"{'' if ok else '  ' + detail}", flush=True)
+    assert not bad, f"{case.name}: meta-gradients differ from the plain loop's: {bad}"
+
+    # 2. timing, one method after the other on the same meta-batches
+    rows = []
+    data = [tl[:args.eval_block] for tl in task_lists] if eval_case else batches
+    for m in methods:
+        t = m.time(data, args.warmup, args.repeat)
+        per = args.eval_block if eval_case else 1
+        row = {"method": m.name, "ms": t.ms / per, "iqr_ms": 1e3 * t.iqr / per, "n": t.n,
+               "first_s": t.first / per, "compile_s": getattr(m, "compile_s", None),
+               "check_rel_error": checks.get(m.name, (True, 0.0, ""))[1]}
+        rows.append(row)
+        print(f"  {m.name:<30} {row['ms']:9.2f} ms  (IQR {row['iqr_ms']:.2f})", flush=True)
+    base = {r["method"]: r["ms"] for r in rows}
+    for r in rows:
+        r["x_loop"] = base["plain loop"] / r["ms"]
+        r["x_l2l"] = base["learn2learn"] / r["ms"] if "learn2learn" in base else None
+    return rows
+
+
+def markdown(results, notes, info, args, peer_versions, compat_notes):
+    unit = {True: "ms per episode", False: "ms per meta-iteration"}
+    lines = [
+        "Side by side in one process on identical tasks, networks and initial weights "
+        f"(see `benchmarks/bench_peers.py`); median after {args.warmup} warm-up "
+        f"iterations of {args.repeat} timed ones, IQR in brackets. `x loop` and `x l2l`: "
+        "how many times faster than the plain PyTorch loop and than learn2learn. Every "
+        "meta-gradient was checked equal to the plain loop's before timing "
+        "(`check`: largest error relative to the largest entry).",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in peer_versions.items() if v) + ".",
+    ]
+    for n in compat_notes:
+        lines.append(f"Note: {n}.")
+    for case_name, rows in results.items():
+        case = CASES[case_name]
+        lines += ["", f"## {case.label}", ""]
+        lines.append(H.markdown_table(rows, [
+            ("method", "method", ""),
+            (unit[case.algo == "proto-eval"], "ms", ".2f"),
+            ("IQR", "iqr_ms", ".2f"),
+            ("x loop", "x_loop", ".2f"),
+            ("x l2l", "x_l2l", ".2f"),
+            ("compile (s)", "compile_s", ".1f"),
+            ("check", "check_rel_error", ".0e"),
+        ]))
+        for n in notes.get(case_name, []):
+            lines += ["", f"- {n}"]
+    return "\n".join(lines)
+
+
+PEERS = {}
+DATA = {}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="correctness run: every check, a few iterations, nothing written")
+    parser.add_argument("--cases", nargs="*", default=None, choices=sorted(CASES),
+                        metavar="CASE", help=f"cases to run (default all): {', '.join(CASES)}")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--batches", type=int, default=10,
+                        help="distinct meta-batches cycled through")
+    parser.add_argument("--eval-block", type=int, default=20,
+                        help="evaluation episodes per timed block (ProtoNet evaluation)")
+    parser.add_argument("--eval-check", type=int, default=5)
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="leave out skmeta compiled")
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--results-dir", default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.warmup, args.repeat, args.batches, args.eval_block = 1, 2, 2, 4
+    threads = H.bench_threads()
+    peers, compat_notes = import_peers()
+    PEERS.update(peers)
+    DATA["omniglot"] = H.load_omniglot_or_random("background", data_home=args.data_home)
+    info = H.machine()
+    peer_versions = {"skmeta": __import__("skmeta").__version__, **versions(peers)}
+    print(H.machine_line(info))
+    print("peers:", peer_versions, "| data:", DATA["omniglot"][2], flush=True)
+    for n in compat_notes:
+        print("note:", n)
+    names = args.cases or list(CASES)
+    results, notes = {}, {}
+    for name in names:
+        print(f"{CASES[name].label}", flush=True)
+        torch.set_num_threads(threads)
+        results[name] = run_case(CASES[name], args, notes)
+    md = markdown(results, notes, info, args, peer_versions, compat_notes)
+    print(md)
+    if not args.quick or args.results_dir:
+        data = {"cases": {k: {"label": CASES[k].label, "rows": v} for k, v in results.items()},
+                "versions": peer_versions, "notes": notes, "compat_notes": compat_notes,
+                "settings": vars(args), "data": DATA["omniglot"][2]}
+        paths = H.write_results("peers", data, md, title="Speed against the peers",
+                                info=info, results_dir=args.results_dir)
+        print("wrote", *paths)
+
+
+if __name__ == "__main__":
+    main()
