@@ -29,16 +29,13 @@ first: other jobs disturb the "alone" figures (the load seen is recorded).
 
 import argparse
 import contextlib
-import datetime
-import json
 import multiprocessing as mp
 import os
-import platform
-import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import _harness as H
 import numpy as np
 import torch
 
@@ -46,8 +43,6 @@ from skmeta import EpisodeSampler, MAMLRegressor, ProtoNetClassifier
 from skmeta._torch import _threads
 from skmeta._torch._threads import SERIAL_MACS, forward_macs, intra_op_threads, threads_for
 from skmeta.datasets import SinusoidTasks
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _spin():
@@ -78,17 +73,6 @@ def loadavg():
         return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
     except OSError:
         return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def random_images(n_classes=100, per_class=20, seed=0):
@@ -172,11 +156,8 @@ def summarise(res):
 
 def markdown(meta, results):
     lines = [
-        "# Meta-training beside a busy process",
-        "",
-        f"Machine: {meta['cpu_model']}, {meta['cores']} cores, torch {meta['torch']} "
-        f"({meta['parallel_backend']}), default torch threads {meta['default_threads']}, "
-        f"{meta['date']}.",
+        f"torch parallel backend: {meta['parallel_backend']}; default torch threads "
+        f"{meta['default_threads']}.",
         f"Load average (1, 5, 15 min) at start {meta['load_start']}, at end "
         f"{meta['load_end']}; busy neighbour: one Python `while True` process.",
         "",
@@ -218,14 +199,12 @@ def main():
         args.iters, args.warmup, args.conv_iters, args.conv_warmup, args.repeats = 12, 4, 3, 1, 1
 
     default = torch.get_num_threads()
-    meta = {"cpu_model": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
-            "parallel_backend": "OpenMP" if "OpenMP" in torch.__config__.parallel_info()
+    info = H.machine()
+    meta = {"parallel_backend": "OpenMP" if "OpenMP" in torch.__config__.parallel_info()
             else "native",
             "default_threads": default, "serial_macs": SERIAL_MACS,
-            "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "load_start": loadavg(), "repeats": args.repeats}
-    print(f"{meta['cpu_model']}, {meta['cores']} cores, torch {meta['torch']}, "
-          f"{default} default threads, load {meta['load_start']}", flush=True)
+    print(H.machine_line(info), flush=True)
     t_start = time.perf_counter()
     results = {}
     for key, w in workloads(args).items():
@@ -258,10 +237,8 @@ def main():
     md = markdown(meta, results)
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "busy_neighbour.md").write_text(md)
-        (RESULTS / "busy_neighbour.json").write_text(
-            json.dumps({"meta": meta, "results": results}, indent=2, default=float))
+        H.write_results("busy_neighbour", {"meta": meta, "results": results}, md, info=info,
+                        title="Meta-training beside a busy process")
 
 
 if __name__ == "__main__":

@@ -32,15 +32,11 @@ smoke run that writes nothing). Tables go to
 """
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import _harness as H
 import numpy as np
 import sklearn
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.svm import SVR
@@ -48,7 +44,6 @@ from sklearn.svm import SVR
 from skmeta import MetaHyperparamSearch, Task
 from skmeta.model_selection import evaluate_tasks
 
-RESULTS = Path(__file__).parent / "results"
 GRID = {"C": [0.1, 1.0, 10.0, 100.0, 1000.0], "gamma": [0.01, 0.03, 0.1, 0.3, 1.0]}
 
 
@@ -97,16 +92,14 @@ def run(name, learner, train, test, tune=None):
 
 
 def paired(a, b):
-    d = a - b
-    return d.mean(), norm.ppf(0.975) * d.std(ddof=1) / np.sqrt(len(d))
+    """Mean and 95% interval of the per-task differences ``a - b``."""
+    d = H.interval(a - b)
+    return d["mean"], d["ci"]
 
 
 def markdown(rows, args, search, halving):
     ref = next(r for r in rows if r["method"].startswith("per-task GridSearchCV"))
     lines = [
-        "# Hyperparameters across tasks: MetaHyperparamSearch against per-task tuning",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"scikit-learn {sklearn.__version__}; n_jobs={args.n_jobs}.",
         "",
         f"RBF SVR, grid of {len(GRID['C']) * len(GRID['gamma'])} settings "
@@ -157,6 +150,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.n_train, args.n_test = 10, 10
+    info = H.machine()
     train = make_tasks(args.n_train, args.n_support, args.n_query, seed=0)
     test = make_tasks(args.n_test, args.n_support, args.n_query, seed=1)
 
@@ -182,14 +176,12 @@ def main():
     md = markdown(rows, args, search, rows[3]["learner"])
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "hyperparam_search.md").write_text(md)
         payload = {"args": vars(args), "grid": GRID, "best_params": search.best_params_,
                    "portfolio": search.portfolio_,
                    "rows": [{k: v for k, v in r.items() if k not in ("learner", "scores")}
                             | {"scores": r["scores"].tolist()} for r in rows]}
-        (RESULTS / "hyperparam_search.json").write_text(json.dumps(payload, indent=2,
-                                                                   default=float))
+        H.write_results("hyperparam_search", payload, md, info=info, title="Hyperparameters "
+                        "across tasks: MetaHyperparamSearch against per-task tuning")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,9 @@ cores; ``--quick`` for a smoke run). Tables go to ``benchmarks/results/``.
 """
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import _harness as H
 import numpy as np
 import torch
 from torch import nn
@@ -33,8 +30,6 @@ from torch.func import functional_call
 
 from skmeta import MAMLRegressor
 from skmeta.datasets import SinusoidTasks, make_sinusoid_tasks
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def per_task_loop(n_iter, seed=0, inner_lr=0.01, batch=25):
@@ -90,10 +85,6 @@ def speed(n_iter):
     return out
 
 
-def ci95(x):
-    return 1.96 * x.std(ddof=1) / np.sqrt(len(x))
-
-
 def quality(max_iter, n_test):
     est = MAMLRegressor(max_iter=max_iter, random_state=0)
     t0 = time.perf_counter()
@@ -108,19 +99,13 @@ def quality(max_iter, n_test):
                                      - t.y_query) ** 2) for t in tasks])
             ok = np.isfinite(mse)
             rows.append({"K": k, "steps": steps, "mean": mse[ok].mean(),
-                         "ci95": ci95(mse[ok]), "median": np.median(mse[ok]),
+                         "ci95": H.interval(mse[ok])["ci"], "median": np.median(mse[ok]),
                          "diverged": int((~ok).sum()), "n_tasks": n_test})
     return {"max_iter": max_iter, "train_s": train_s, "rows": rows}
 
 
 def markdown(speed_rows, qual):
     lines = [
-        "# MAML on sinusoids",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-        f"device cpu.",
-        "",
         "## Meta-training speed (second order, meta-batch 25, K=10+10, 2x40 ReLU)",
         "",
         "| method | iterations | steady it/s | x per-task loop | first iteration (s) | wall (s) |",
@@ -156,7 +141,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.speed_iters, args.max_iter, args.n_test = 30, 200, 50
-    torch.set_num_threads(int(os.environ.get("SKMETA_BENCH_THREADS", os.cpu_count())))
+    H.bench_threads()
+    info = H.machine()
     speed_rows = speed(args.speed_iters)
     for r in speed_rows:
         print(f"{r['method']:<36} {r['steady_it_per_s']:8.0f} it/s  x{r['ratio_vs_loop']:.1f}")
@@ -164,10 +150,8 @@ def main():
     md = markdown(speed_rows, qual)
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "maml_sinusoid.md").write_text(md)
-        (RESULTS / "maml_sinusoid.json").write_text(json.dumps(
-            {"speed": speed_rows, "quality": qual}, indent=2, default=float))
+        H.write_results("maml_sinusoid", {"speed": speed_rows, "quality": qual}, md,
+                        title="MAML on sinusoids", info=info)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,15 @@ smoke run). Tables go to ``benchmarks/results/omniglot_learners.md``.
 """
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
-import numpy as np
-import torch
+import _harness as H
 
 from skmeta import (EpisodeSampler, FineTuneClassifier, MAMLClassifier, ProtoNetClassifier,
                     ReptileClassifier, SiameseClassifier)
 from skmeta.callbacks import Callback
 from skmeta.datasets import load_omniglot
 from skmeta.model_selection import evaluate_tasks
-
-RESULTS = Path(__file__).parent / "results"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "omniglot"
 
 
 class TimeBudget(Callback):
@@ -59,13 +51,14 @@ LEARNERS = {
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--data-home", default=str(DATA))
+    parser.add_argument("--data-home", default=str(H.OMNIGLOT))
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--n-test", type=int, default=600)
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.n_test = 5, 50
-    torch.set_num_threads(int(os.environ.get("SKMETA_BENCH_THREADS", os.cpu_count())))
+    H.bench_threads()
+    info = H.machine()
     Xb, yb = load_omniglot(args.data_home, split="background", return_X_y=True)
     Xe, ye = load_omniglot(args.data_home, split="evaluation", return_X_y=True)
     train = EpisodeSampler(Xb, yb, n_way=5, k_shot=1, n_query=15)
@@ -82,10 +75,7 @@ def main():
                      "iterations": est.n_iter_, "train_s": train_s})
         print(f"{name:<40} {100 * res.mean:6.2f}% +/- {100 * res.ci:.2f}%  "
               f"{est.n_iter_} it in {train_s:.0f} s")
-    lines = ["# Every classifier on Omniglot 5-way 1-shot, equal CPU budgets", "",
-             f"Machine: {platform.processor() or platform.machine()}, "
-             f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, device cpu.",
-             f"conv4, 5-way 1-shot 15-query training episodes (background alphabets, no "
+    lines = [f"conv4, 5-way 1-shot 15-query training episodes (background alphabets, no "
              f"rotations), {args.seconds:.0f} s of training each, {args.n_test} test episodes "
              "(evaluation alphabets). Default settings except where named.", "",
              "| learner | accuracy (mean +/- 95% CI) | meta-iterations | training (s) |",
@@ -96,9 +86,9 @@ def main():
     md = "\n".join(lines) + "\n"
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "omniglot_learners.md").write_text(md)
-        (RESULTS / "omniglot_learners.json").write_text(json.dumps(rows, indent=2, default=float))
+        H.write_results("omniglot_learners", {"rows": rows}, md,
+                        title="Every classifier on Omniglot 5-way 1-shot, equal CPU budgets",
+                        info=info)
 
 
 if __name__ == "__main__":

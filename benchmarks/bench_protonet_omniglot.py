@@ -26,11 +26,9 @@ beside the repository). Run ``python benchmarks/bench_protonet_omniglot.py``
 
 import argparse
 import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import _harness as H
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,9 +37,6 @@ from torch import nn
 from skmeta import EpisodeSampler, ProtoNetClassifier
 from skmeta.datasets import load_omniglot
 from skmeta.model_selection import evaluate_tasks
-
-RESULTS = Path(__file__).parent / "results"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "omniglot"
 
 
 def conv4():
@@ -156,10 +151,7 @@ def accuracy(Xb, yb, Xe, ye, max_iter, n_test, rng):
 
 
 def markdown(train_rows, eval_rows, acc):
-    lines = ["# Prototypical Networks on Omniglot (28x28, conv4)", "",
-             f"Machine: {platform.processor() or platform.machine()}, "
-             f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, device cpu.",
-             "", "## Training speed: 60-way 5-shot 5-query episodes", "",
+    lines = ["## Training speed: 60-way 5-shot 5-query episodes", "",
              "| method | episodes | steady episodes/s | x plain loop | first episode (s) |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for r in train_rows:
@@ -186,7 +178,7 @@ def markdown(train_rows, eval_rows, acc):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
-    parser.add_argument("--data-home", default=str(DATA))
+    parser.add_argument("--data-home", default=str(H.OMNIGLOT))
     parser.add_argument("--speed-iters", type=int, default=20)
     parser.add_argument("--eval-episodes", type=int, default=300)
     parser.add_argument("--max-iter", type=int, default=2000)
@@ -197,7 +189,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.speed_iters, args.eval_episodes, args.max_iter, args.n_test = 5, 40, 20, 50
-    torch.set_num_threads(int(os.environ.get("SKMETA_BENCH_THREADS", os.cpu_count())))
+    H.bench_threads()
+    info = H.machine()
     Xb, yb = load_omniglot(args.data_home, split="background", rotations=True,
                            return_X_y=True)
     Xe, ye = load_omniglot(args.data_home, split="evaluation", return_X_y=True)
@@ -209,7 +202,8 @@ def main():
     for r in eval_rows:
         print(f"{r['method']:<52} {r['episodes_per_s']:7.1f} episodes/s  x{r['ratio']:.2f}")
     if args.reuse_accuracy:
-        acc = json.loads((RESULTS / "protonet_omniglot.json").read_text())["accuracy"]
+        old = json.loads((H.RESULTS / "protonet_omniglot.json").read_text())
+        acc = old.get("data", old)["accuracy"]  # harness files keep the numbers in "data"
     elif args.skip_accuracy:
         acc = None
     else:
@@ -217,12 +211,9 @@ def main():
     md = markdown(train_rows, eval_rows, acc)
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        name = "protonet_omniglot"
-        (RESULTS / f"{name}.md").write_text(md)
-        (RESULTS / f"{name}.json").write_text(json.dumps(
-            {"train_speed": train_rows, "eval_speed": eval_rows, "accuracy": acc},
-            indent=2, default=float))
+        H.write_results("protonet_omniglot",
+                        {"train_speed": train_rows, "eval_speed": eval_rows, "accuracy": acc},
+                        md, title="Prototypical Networks on Omniglot (28x28, conv4)", info=info)
 
 
 if __name__ == "__main__":

@@ -19,12 +19,9 @@ Tables go to ``benchmarks/results/reptile.md`` and ``.json``.
 """
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
+import _harness as H
 import numpy as np
 import torch
 from torch import nn
@@ -32,9 +29,7 @@ from torch.func import functional_call
 
 from skmeta import ReptileRegressor
 from skmeta.datasets import SinusoidTasks, make_sinusoid_tasks
-from skmeta.model_selection import evaluate_tasks
 
-RESULTS = Path(__file__).parent / "results"
 BATCH, STEPS, INNER_LR, OUTER_LR = 25, 5, 0.01, 0.1
 
 
@@ -103,18 +98,13 @@ def quality(max_iter, n_test):
     est.fit(SinusoidTasks(10, 10))
     train_s = time.perf_counter() - t0
     tasks = make_sinusoid_tasks(n_test, n_support=10, n_query=100, random_state=1010)
-    res = evaluate_tasks(est, tasks, scoring="neg_mean_squared_error")
-    return {"max_iter": max_iter, "train_s": train_s, "mse": -res.mean, "ci95": res.ci,
+    res = H.evaluate(est, tasks, scoring="neg_mean_squared_error")
+    return {"max_iter": max_iter, "train_s": train_s, "mse": -res["mean"], "ci95": res["ci"],
             "n_tasks": n_test}
 
 
 def markdown(rows, qual):
     lines = [
-        "# Reptile on sinusoids: batched against a per-task loop",
-        "",
-        f"Machine: {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, device cpu.",
-        "",
         f"Meta-batch {BATCH}, {STEPS} inner SGD steps at {INNER_LR} on 20 rows per task, "
         f"2x40 ReLU, outer SGD {OUTER_LR}.",
         "",
@@ -141,7 +131,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.speed_iters, args.max_iter, args.n_test = 10, 100, 50
-    torch.set_num_threads(int(os.environ.get("SKMETA_BENCH_THREADS", os.cpu_count())))
+    H.bench_threads()
+    info = H.machine()
     rows = speed(args.speed_iters)
     for r in rows:
         print(f"{r['method']:<36} {r['steady_it_per_s']:8.1f} it/s  x{r['ratio_vs_loop']:.1f}")
@@ -149,10 +140,8 @@ def main():
     md = markdown(rows, qual)
     print(md)
     if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "reptile.md").write_text(md)
-        (RESULTS / "reptile.json").write_text(json.dumps(
-            {"speed": rows, "quality": qual}, indent=2, default=float))
+        H.write_results("reptile", {"speed": rows, "quality": qual}, md,
+                        title="Reptile on sinusoids: batched against a per-task loop", info=info)
 
 
 if __name__ == "__main__":

@@ -21,19 +21,15 @@ cores, alone on the machine). Results go to ``benchmarks/results/unequal_tasks.{
 """
 
 import argparse
-import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _harness as H
 import numpy as np
-import torch
 
-RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,20 +87,6 @@ def count_graphs(tasks, n_iter):
     return int(counters["stats"]["unique_graphs"])
 
 
-def machine():
-    cpu = platform.processor() or ""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "load_at_start": os.getloadavg()[0],
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-
-
 def before(rev, n_iter):
     """Seconds per meta-iteration of the code at ``rev`` on the unequal family."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,8 +111,8 @@ def main():
     parser.add_argument("--before", default=None, help="git revision to compare with")
     args = parser.parse_args()
     unequal, equal, sizes = families()
-    info = machine()
-    res = {"machine": info, "task_sizes": {"min": int(sizes.min()), "max": int(sizes.max()),
+    info = H.machine()
+    res = {"task_sizes": {"min": int(sizes.min()), "max": int(sizes.max()),
                                            "mean": float(sizes.mean())}, "iters": args.iters}
     # first, while nothing is compiled in this process yet
     res["compiled_graphs_unequal"] = count_graphs(unequal, 300)
@@ -152,15 +134,8 @@ def main():
                          "speedup_now_eager": b / res["eager"]["unequal_s_per_iter"]}
         print(f"before ({args.before}): unequal {1 / b:.2f} it/s eager; now "
               f"{b / res['eager']['unequal_s_per_iter']:.1f}x faster", flush=True)
-    res["machine"]["load_at_end"] = os.getloadavg()[0]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "unequal_tasks.json").write_text(json.dumps(res, indent=2))
     lines = [
-        "# Unequal task sizes (MAMLRegressor defaults, 8 features, meta-batch 25)",
-        "",
-        f"{info['date']}; {info['cpu']}, {info['cores']} cores, {info['torch_threads']} "
-        f"torch threads, torch {info['torch']}; load {info['load_at_start']:.2f} at start, "
-        f"{res['machine']['load_at_end']:.2f} at end. Task sizes {sizes.min()} to "
+        f"Task sizes {sizes.min()} to "
         f"{sizes.max()} rows (mean {sizes.mean():.1f}); the equal family has "
         f"{int(round(sizes.mean()))} rows per task. Median of {args.iters} iterations "
         "after 20 warm-up ones.",
@@ -178,7 +153,8 @@ def main():
         lines += ["", f"Before (`{args.before}`, one vmap call per distinct task shape): "
                   f"{1 / res['before']['unequal_s_per_iter_eager']:.2f} it/s eager on the "
                   f"unequal tasks; now {res['before']['speedup_now_eager']:.1f}x faster."]
-    (RESULTS / "unequal_tasks.md").write_text("\n".join(lines) + "\n")
+    H.write_results("unequal_tasks", res, "\n".join(lines), info=info,
+                    title="Unequal task sizes (MAMLRegressor defaults, 8 features, meta-batch 25)")
 
 
 if __name__ == "__main__":
