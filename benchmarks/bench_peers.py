@@ -62,6 +62,12 @@ Run in the peers' environment (``bash benchmarks/peers/setup_peers.sh``)::
     /work/peers-venv/bin/python benchmarks/bench_peers.py           # all cases
     /work/peers-venv/bin/python benchmarks/bench_peers.py --quick   # a correctness run
 
+Threads: every method runs with torch's intra-op threads of the run (all
+logical cores, or ``SKMETA_BENCH_THREADS``), except that skmeta's engine
+applies its own policy (one thread for small networks such as the sinusoid
+MLP; see ``skmeta/_torch/_threads.py``). ``SKMETA_BENCH_THREADS=1`` gives
+every method one thread.
+
 Peers that do not import are left out with the reason. Results go to
 ``benchmarks/results/peers.{json,md}`` (``--quick`` writes nothing unless
 ``--results-dir`` is given). Time it alone on the machine: other processes
@@ -90,6 +96,7 @@ from skmeta import EpisodeSampler, MAMLClassifier, MAMLRegressor, ProtoNetClassi
 from skmeta import ReptileRegressor, Task  # noqa: E402
 from skmeta._torch._batches import Episodes  # noqa: E402
 from skmeta._torch._engine import maybe_compile, train  # noqa: E402
+from skmeta._torch._threads import intra_op_threads, threads_for  # noqa: E402
 from skmeta.model_selection import evaluate_tasks  # noqa: E402
 
 RTOL, ATOL = 1e-3, 1e-6
@@ -620,8 +627,13 @@ class SkMeta(Method):
             est.set_params(compile=compile)
 
     def meta_grad(self, batch):
+        ep = episodes(self.case, batch)
+        # with the threads the engine will use: a compiled function is guarded on
+        # the thread count, and would compile again in the timed run otherwise
+        n = threads_for(self.step.model.module, ep.xs, ep.xq, batch_dims=2)
         t0 = time.perf_counter()
-        direction, _ = self.outer(self.est.meta_params_, episodes(self.case, batch))
+        with intra_op_threads(n):
+            direction, _ = self.outer(self.est.meta_params_, ep)
         if self.compile:
             self.compile_s = time.perf_counter() - t0
             if getattr(self.outer, "compiled", True) is None:
@@ -772,6 +784,35 @@ def run_case(case, args, notes):
     return rows
 
 
+#: Issue 10's goals on 2 CPU cores: (case prefix, ratio column, target, what).
+GOALS = [
+    ("sin-maml2-", "x_l2l", 15, "MAML second order: at least 15x learn2learn"),
+    ("conv-maml2-", "x_l2l", 15, "MAML second order: at least 15x learn2learn"),
+    ("sin-maml2-", "x_loop", 10, "MAML second order: at least 10x the plain loop"),
+    ("conv-maml2-", "x_loop", 10, "MAML second order: at least 10x the plain loop"),
+    ("sin-reptile", "x_loop", 10, "Reptile: at least 10x the plain loop"),
+    ("proto-train-", "x_loop", 1, "ProtoNet training: at least the plain loop"),
+    ("proto-eval-", "x_loop", 3, "ProtoNet evaluation: at least 3x the plain loop"),
+]
+
+
+def goals(results):
+    """One row per goal and case: skmeta's better variant against the target."""
+    rows = []
+    for prefix, col, target, what in GOALS:
+        for name, case_rows in results.items():
+            if not name.startswith(prefix):
+                continue
+            sk = [r for r in case_rows if r["method"].startswith("skmeta") and r.get(col)]
+            if not sk:
+                continue
+            best = max(sk, key=lambda r: r[col])
+            rows.append({"goal": what, "case": CASES[name].label, "method": best["method"],
+                         "ratio": best[col], "target": target,
+                         "met": "yes" if best[col] >= target else "no"})
+    return rows
+
+
 def markdown(results, notes, info, args, peer_versions, compat_notes):
     unit = {True: "ms per episode", False: "ms per meta-iteration"}
     lines = [
@@ -786,10 +827,15 @@ def markdown(results, notes, info, args, peer_versions, compat_notes):
     ]
     for n in compat_notes:
         lines.append(f"Note: {n}.")
+    summary = goals(results)
+    if summary:
+        lines += ["", "## Goals (issue 10, 2 CPU cores)", "", H.markdown_table(summary, [
+            ("goal", "goal", ""), ("case", "case", ""), ("skmeta", "method", ""),
+            ("ratio", "ratio", ".1f"), ("target", "target", "d"), ("met", "met", "")])]
     for case_name, rows in results.items():
         case = CASES[case_name]
         lines += ["", f"## {case.label}", ""]
-        lines.append(H.markdown_table(rows, [
+        columns = [
             ("method", "method", ""),
             (unit[case.algo == "proto-eval"], "ms", ".2f"),
             ("IQR", "iqr_ms", ".2f"),
@@ -797,7 +843,9 @@ def markdown(results, notes, info, args, peer_versions, compat_notes):
             ("x l2l", "x_l2l", ".2f"),
             ("compile (s)", "compile_s", ".1f"),
             ("check", "check_rel_error", ".0e"),
-        ]))
+        ]
+        lines.append(H.markdown_table(rows, [c for c in columns if any(
+            r.get(c[1]) is not None for r in rows)]))
         for n in notes.get(case_name, []):
             lines += ["", f"- {n}"]
     return "\n".join(lines)
@@ -847,6 +895,7 @@ def main():
     print(md)
     if not args.quick or args.results_dir:
         data = {"cases": {k: {"label": CASES[k].label, "rows": v} for k, v in results.items()},
+                "goals": goals(results),
                 "versions": peer_versions, "notes": notes, "compat_notes": compat_notes,
                 "settings": vars(args), "data": DATA["omniglot"][2]}
         paths = H.write_results("peers", data, md, title="Speed against the peers",
