@@ -16,7 +16,7 @@ import warnings
 
 import torch
 from torch.func import grad_and_value, vmap
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 from tqdm.auto import tqdm
 
 from ..exceptions import CompilationWarning, MetaTrainingDiverged
@@ -53,6 +53,10 @@ class MetaStep:
     #: Gradient steps of :meth:`adapt` at prediction (none for metric learners).
     adapt_steps = 0
 
+    #: Why :meth:`outer_grad` must run eagerly (``torch.compile`` would undo
+    #: what the step does), or ``None``: it may be compiled.
+    eager_only = None
+
     def init_params(self, w, generator=None):
         """Meta-parameters (a dict pytree of tensors) from initial weights;
         random draws use ``generator``."""
@@ -87,8 +91,29 @@ class MetaStep:
         return self.map_tasks(self.task_loss, theta, episodes).mean()
 
     def outer_grad(self, theta, episodes):
-        """``(direction, loss)``: the outer optimiser steps against ``direction``."""
-        return grad_and_value(self.meta_loss)(theta, episodes)
+        """``(direction, loss)``: the outer optimiser steps against ``direction``.
+
+        The gradient of :meth:`meta_loss`. Eagerly it comes from plain
+        autograd on leaves that require it: ``torch.func.grad`` runs its
+        backward pass with ``create_graph=True`` (so that an enclosing
+        transform could differentiate it), which for this outermost
+        gradient only keeps the backward pass's intermediate values alive
+        until it ends, about doubling the peak memory of second-order MAML.
+        Under ``torch.compile`` it is ``torch.func.grad_and_value``, which
+        dynamo traces as a whole.
+        """
+        if torch.compiler.is_compiling():
+            return grad_and_value(self.meta_loss)(theta, episodes)
+        leaves, spec = tree_flatten(theta)
+        leaves = [t.detach().requires_grad_(t.is_floating_point()) for t in leaves]
+        wrt = [t for t in leaves if t.requires_grad]
+        with torch.enable_grad():
+            loss = self.meta_loss(tree_unflatten(leaves, spec), episodes)
+            grads = (torch.autograd.grad(loss, wrt, allow_unused=True) if loss.requires_grad
+                     else [None] * len(wrt))
+        found = {id(t): g for t, g in zip(wrt, grads) if g is not None}
+        grads = [found[id(t)] if id(t) in found else torch.zeros_like(t) for t in leaves]
+        return tree_unflatten(grads, spec), loss.detach()
 
     def predict_scores(self, w, x):
         """Outputs for rows ``x`` from adapted weights ``w`` (logits for classifiers)."""
@@ -127,11 +152,14 @@ class GradientStep(MetaStep):
             keys = self.adapt_keys(keys)
         return {"w": w, **self.rule.meta_params(w, keys)}
 
-    def adapt(self, theta, xs, ys, n_way, steps, ms=None, first_order=True, safeguard=True):
+    def adapt(self, theta, xs, ys, n_way, steps, ms=None, first_order=True, safeguard=True,
+              recompute=None):
         """Gradient steps from the meta-learned weights; at prediction
-        (``safeguard``) a step that raises the support loss is not kept."""
+        (``safeguard``) a step that raises the support loss is not kept;
+        ``recompute`` trades time for memory when differentiating through
+        the steps (see :meth:`FunctionalModel.adapt`)."""
         return self.model.adapt(theta["w"], xs, ys, n_way, steps, self.rule, theta,
-                                self.adapt_keys, first_order, ms, safeguard)
+                                self.adapt_keys, first_order, ms, safeguard, recompute)
 
 
 def _leaves(tree):
@@ -242,13 +270,19 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
         ``torch.compile`` the outer gradient; ``"auto"`` times the first
         eager iterations and compiles when the remaining ones repay the
         compile time (:func:`worth_compiling`). A failed compilation falls
-        back to eager with a warning.
+        back to eager with a warning. A step with ``eager_only`` is never
+        compiled (a warning says why where ``compile=True``).
 
     Raises
     ------
     MetaTrainingDiverged
         On a non-finite loss or gradient; ``theta`` keeps the last good values.
     """
+    if compile and step.eager_only:
+        if compile is True:
+            warnings.warn(f"compile=True is ignored: {step.eager_only}", CompilationWarning,
+                          stacklevel=3)
+        compile = False
     outer = maybe_compile(step.outer_grad) if compile is True else step.outer_grad
     probe = [] if compile == "auto" else None
     leaves = _leaves(theta)

@@ -10,13 +10,17 @@ never clash.
 Every update makes a new dict: no ``.grad``, no in-place change, no optimizer.
 """
 
+import contextlib
+import functools
+
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call, grad_and_value
+from torch.func import functional_call, grad_and_value, vjp, vmap
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from ._networks import has_task_norm, reference_rows
+from ._networks import exact_batch_norm, has_task_norm, reference_rows
 
-__all__ = ["FunctionalModel"]
+__all__ = ["FunctionalModel", "recompute_in_backward"]
 
 HEAD = ("@head.weight", "@head.bias")
 
@@ -122,7 +126,7 @@ class FunctionalModel:
         return {HEAD[0]: 2 * protos, HEAD[1]: absent - (protos * protos).sum(1)}
 
     def adapt(self, w, xs, ys, n_way, steps, rule, theta=None, adapt_keys=None,
-              first_order=False, mask=None, safeguard=False):
+              first_order=False, mask=None, safeguard=False, recompute=None):
         """Take ``steps`` gradient steps on the support set from ``w``.
 
         Parameters
@@ -151,6 +155,13 @@ class FunctionalModel:
             the support loss: a step that overshoots (too large a learned or
             given step size for this task) is not kept. Not for meta-training,
             whose gradient is that of the plain steps.
+        recompute : int or None
+            Differentiated through (second order, not ``first_order``), keep
+            only the weights after every ``recompute`` steps and recompute
+            the steps in between in the backward pass
+            (:func:`recompute_in_backward`): memory of one segment of steps
+            instead of all of them, for the same gradient. ``None`` keeps
+            everything. Ignored with ``first_order`` or ``safeguard``.
 
         Returns
         -------
@@ -159,27 +170,50 @@ class FunctionalModel:
         """
         w = self.task_weights(w, xs, ys, n_way, mask)
         keys = list(w) if adapt_keys is None else adapt_keys(list(w))
-
-        def support_loss(fast, rest):
-            return self.loss(self.forward({**rest, **fast}, xs, rows=mask), ys, mask)
-
+        fast = {k: w[k] for k in keys}
+        rest = {k: v for k, v in w.items() if k not in fast}
+        # the rule's own meta-parameters (Meta-SGD's step sizes), never the weights
+        hyper = None if theta is None else {k: v for k, v in theta.items() if k != "w"}
         state, best = rule.init_state(keys), None
-        for t in range(1, steps + 1):
-            fast = {k: w[k] for k in keys}
-            rest = {k: v for k, v in w.items() if k not in fast}
-            g, loss = grad_and_value(support_loss)(fast, rest)
-            if safeguard:
-                best = self._keep_best(best, fast, loss)
-            if first_order:
-                g = {k: v.detach() for k, v in g.items()}
-            delta, state = rule.step(g, state, t, theta)
-            w = {**w, **{k: w[k] - delta[k] for k in keys}}
+        steps_of = functools.partial(self._steps, rule, first_order)
+        if recompute and steps and not first_order and not safeguard:
+            for t0 in range(0, steps, recompute):
+                fast, state = recompute_in_backward(
+                    functools.partial(steps_of, t0, min(recompute, steps - t0), exact=True),
+                    (fast, state, rest, hyper), (xs, ys, mask))
+        else:
+            fast, state, best = steps_of(0, steps, (fast, state, rest, hyper), (xs, ys, mask),
+                                         best=best, safeguard=safeguard)
         if safeguard and steps:
-            fast = {k: w[k] for k in keys}
-            rest = {k: v for k, v in w.items() if k not in fast}
-            best = self._keep_best(best, fast, support_loss(fast, rest))
-            w = {**w, **best[0]}
-        return self.with_support(w, xs, mask)
+            best = self._keep_best(best, fast, self._support_loss(fast, rest, xs, ys, mask))
+            fast = best[0]
+        return self.with_support({**rest, **fast}, xs, mask)
+
+    def _support_loss(self, fast, rest, xs, ys, mask):
+        return self.loss(self.forward({**rest, **fast}, xs, rows=mask), ys, mask)
+
+    def _steps(self, rule, first_order, t0, n, carry, data, best=None, safeguard=False,
+               exact=False):
+        """Steps ``t0 + 1 .. t0 + n`` of :meth:`adapt` from ``carry = (fast,
+        state, rest, hyper)``: the adapted weights ``fast`` and the rule's
+        ``state`` after them, and without ``exact`` the safeguard's ``best``.
+        A pure function of its arguments (no closure over tensors), so that
+        :func:`recompute_in_backward` can run it again; ``exact`` (the
+        recomputed, second-order case, also run outside the engine's
+        ``vmap`` context) makes batch norm use the kernel whose batched double
+        backward is right."""
+        fast, state, rest, hyper = carry
+        xs, ys, mask = data
+        with exact_batch_norm(self.module) if exact else contextlib.nullcontext():
+            for t in range(t0 + 1, t0 + n + 1):
+                g, loss = grad_and_value(self._support_loss)(fast, rest, xs, ys, mask)
+                if safeguard:
+                    best = self._keep_best(best, fast, loss)
+                if first_order:
+                    g = {k: v.detach() for k, v in g.items()}
+                delta, state = rule.step(g, state, t, hyper)
+                fast = {k: fast[k] - delta[k] for k in fast}
+        return (fast, state) if exact else (fast, state, best)
 
     @staticmethod
     def _keep_best(best, fast, loss):
@@ -198,3 +232,101 @@ class FunctionalModel:
         if not self.task_norm:
             return w
         return {**w, "@support": xs, **({} if mask is None else {"@support_mask": mask})}
+
+
+class _Recompute(torch.autograd.Function):
+    """``fn(*diff, *const)`` whose backward pass runs ``fn`` again.
+
+    The forward keeps the inputs only; the backward recomputes ``fn`` under
+    :func:`torch.func.vjp` and pulls the output cotangents back to the
+    first ``n_diff`` inputs. ``torch.utils.checkpoint`` would do the same,
+    but its saved-tensor hooks are refused inside ``torch.func`` transforms
+    (torch 2.13); an ``autograd.Function`` with ``setup_context`` composes
+    with the engine's ``grad`` over ``vmap``.
+
+    Under ``vmap`` (:meth:`vmap`), the Function is applied once more to the
+    whole batch with ``fn`` vmapped, so the backward differentiates
+    ``vmap(fn)`` as the engine's plain path does. A generated vmap rule
+    would differentiate inside ``vmap`` instead, which the channels-last
+    convolutions of conv4 do not support (torch 2.13).
+    """
+
+    @staticmethod
+    def forward(fn, n_diff, *tensors):
+        return fn(*tensors)
+
+    @staticmethod
+    def vmap(info, in_dims, fn, n_diff, *tensors):
+        batched = vmap(fn, in_dims=in_dims[2:], out_dims=0, randomness=info.randomness)
+        out = _Recompute.apply(batched, n_diff, *tensors)
+        return out, (0,) * len(out)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        fn, n_diff, *tensors = inputs
+        ctx.fn, ctx.n_diff = fn, n_diff
+        ctx.save_for_backward(*tensors)
+
+    @staticmethod
+    def backward(ctx, *cotangents):
+        tensors, n = ctx.saved_tensors, ctx.n_diff
+
+        def diff_part(*diff):
+            return ctx.fn(*diff, *tensors[n:])
+
+        _, pull = vjp(diff_part, *tensors[:n])
+        return (None, None, *pull(cotangents), *(None,) * (len(tensors) - n))
+
+
+_TENSOR = object()  # marks where an output tensor goes back into its pytree
+
+
+def recompute_in_backward(fn, diff, const):
+    """``fn(diff, const)`` without keeping its intermediate values.
+
+    Activation checkpointing that composes with ``torch.func.grad`` and
+    ``vmap``: the forward pass keeps only the inputs, and the backward pass
+    runs ``fn`` again to differentiate it. The gradient is the same as
+    without recomputing (up to floating-point reordering); ``fn`` must be
+    deterministic (no dropout) and a pure function of its arguments (no
+    tensors from an enclosing scope).
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(diff, const) -> out``, pytrees of tensors (other leaves are
+        passed through as constants).
+    diff : pytree
+        Inputs the gradient flows to (its floating-point tensors).
+    const : pytree
+        Inputs that get no gradient (data, masks, integer labels).
+
+    Returns
+    -------
+    out : pytree
+        ``fn(diff, const)``, differentiable with respect to ``diff``.
+    """
+    leaves, spec = tree_flatten((diff, const))
+    n_diff_leaves = len(tree_flatten(diff)[0])
+    # the Function's inputs: the floating tensors of ``diff`` (differentiated),
+    # then every other tensor; leaves that are no tensors ride in the closure
+    is_diff = [i < n_diff_leaves and isinstance(t, torch.Tensor) and t.is_floating_point()
+               for i, t in enumerate(leaves)]
+    is_other = [isinstance(t, torch.Tensor) and not d for t, d in zip(leaves, is_diff)]
+    inputs = ([t for t, d in zip(leaves, is_diff) if d]
+              + [t for t, o in zip(leaves, is_other) if o])
+    n_diff = sum(is_diff)
+    out_info = []
+
+    def flat(*tensors):
+        d_it, o_it = iter(tensors[:n_diff]), iter(tensors[n_diff:])
+        args = tree_unflatten([next(d_it) if d else next(o_it) if o else t
+                               for t, d, o in zip(leaves, is_diff, is_other)], spec)
+        out, out_spec = tree_flatten(fn(*args))
+        # tensors leave through the Function; anything else (a None state) aside
+        out_info[:] = [out_spec, [_TENSOR if isinstance(t, torch.Tensor) else t for t in out]]
+        return tuple(t for t in out if isinstance(t, torch.Tensor))
+
+    outs = iter(_Recompute.apply(flat, n_diff, *inputs))
+    out_spec, kept = out_info
+    return tree_unflatten([next(outs) if t is _TENSOR else t for t in kept], out_spec)

@@ -7,7 +7,9 @@ touches no learner:
   meta-parameters (Meta-SGD's per-entry step sizes), ``{}`` for none;
 - ``init_state(fast)``: the rule's per-task state before the first step;
 - ``step(grads, state, t, theta)``: ``(deltas, state)`` for step ``t``
-  (from 1); the weights move by ``-deltas``.
+  (from 1); the weights move by ``-deltas``. ``theta`` holds the
+  meta-parameters other than the weights (what ``meta_params`` added), or
+  is ``None`` outside meta-learning.
 
 Rules are pure functions of tensors (no ``.grad``, no in-place change), so
 they run under ``vmap`` and are differentiated through by second-order MAML.

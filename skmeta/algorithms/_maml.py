@@ -23,9 +23,12 @@ class MAMLStep(GradientStep):
     (differentiated through unless ``first_order``) and returns the query
     loss; the engine's default outer update (its gradient) is MAML's.
     ``adapt_layers="head"`` (ANIL) adapts the output layer only.
+    ``inner_checkpoint`` recomputes the inner steps in the backward pass,
+    that many at a time, instead of keeping them (second order only).
     """
 
-    def __init__(self, model, rule, inner_steps, adapt_steps, first_order, adapt_layers):
+    def __init__(self, model, rule, inner_steps, adapt_steps, first_order, adapt_layers,
+                 inner_checkpoint=None):
         keys = None
         if adapt_layers == "head":
             head = set(HEAD) if model.classifier else set(head_parameter_names(model.module))
@@ -35,10 +38,17 @@ class MAMLStep(GradientStep):
         super().__init__(model, rule, inner_steps, adapt_steps, keys)
         self.first_order = first_order
         self.second_order = not first_order
+        self.inner_checkpoint = inner_checkpoint
+        if inner_checkpoint and not first_order:
+            # measured: compiled, the recomputation no longer saves memory
+            # (inductor keeps what it would recompute); the peak was higher
+            # than with everything kept
+            self.eager_only = ("inner_checkpoint runs eagerly: compiled, the inner loop's "
+                               "recomputation does not save memory")
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
         w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, self.first_order,
-                       safeguard=False)
+                       safeguard=False, recompute=self.inner_checkpoint)
         return self.model.loss(self.model.forward(w, xq), yq, mq)
 
 
@@ -49,12 +59,13 @@ class _BaseMAML(BaseMetaEstimator):
         "first_order": ["boolean"],
         "learn_inner_lr": ["boolean"],
         "adapt_layers": [StrOptions({"all", "head"})],
+        "inner_checkpoint": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def _make_step(self, model):
         rule = make_rule("meta-sgd" if self.learn_inner_lr else "sgd", self.inner_lr)
         return MAMLStep(model, rule, self.inner_steps, self._adapt_steps(),
-                        self.first_order, self.adapt_layers)
+                        self.first_order, self.adapt_layers, self.inner_checkpoint)
 
     def _default_adapt_steps(self):
         return self.inner_steps
@@ -96,7 +107,22 @@ _PARAMS_DOC = """
         loop.
     adapt_layers : {{"all", "head"}}, default="all"
         ``"head"`` is ANIL: the inner loop adapts only the output layer (the
-        per-task head for classifiers), the body is learned in the outer loop.{extra}
+        per-task head for classifiers), the body is learned in the outer loop.
+    inner_checkpoint : int or None, default=None
+        Memory for time in second-order meta-training (gradient
+        checkpointing): keep the inner loop's weights only every
+        ``inner_checkpoint`` steps and recompute the steps in between during
+        the backward pass, instead of keeping every step's intermediate
+        values until then. The meta-gradient is the same up to
+        floating-point rounding, for about one more forward and backward
+        pass of the inner loop per meta-iteration. ``1`` needs the least
+        memory, that of one inner step whatever ``inner_steps``: the choice
+        for many inner steps on images. ``None`` keeps everything; its
+        memory grows with ``inner_steps``. Meta-training then runs eagerly
+        (``compile`` is not applied: compiled, the recomputation saves no
+        memory), and the network must be deterministic (no dropout).
+        Ignored with ``first_order=True``, which keeps nothing to
+        recompute.{extra}
     k_shot : int or "auto", default="auto"
         Support size when tasks are drawn from pools (tasks without a query
         set, ``groups``, or plain arrays){k_shot_unit}. ``"auto"``: half of
@@ -191,7 +217,7 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
-                 adapt_layers="all", k_shot="auto", n_query="auto",
+                 adapt_layers="all", inner_checkpoint=None, k_shot="auto", n_query="auto",
                  validation_fraction=None, early_stopping="auto",
                  n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
@@ -259,9 +285,9 @@ class MAMLClassifier(MetaClassifierMixin, _BaseMAML):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
-                 adapt_layers="all", n_way="auto", head_init="proto", k_shot="auto",
-                 n_query="auto", validation_fraction=None, early_stopping="auto",
-                 n_iter_no_change=10, eval_every=100,
+                 adapt_layers="all", inner_checkpoint=None, n_way="auto", head_init="proto",
+                 k_shot="auto", n_query="auto", validation_fraction=None,
+                 early_stopping="auto", n_iter_no_change=10, eval_every=100,
                  callbacks=None, compile="auto", device="cpu", random_state=None,
                  verbose=0, warm_start=False, **kwargs):
         _store_params(self, locals())
