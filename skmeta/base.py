@@ -204,7 +204,7 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _reset(self):
         for attr in ("meta_params_", "module_", "optimizer_", "adapted_", "classes_",
-                     "_eval_cache", "_shares_meta_state"):
+                     "_eval_cache", "_shares_meta_state", "_y_shift_", "_y_scale_"):
             if hasattr(self, attr):
                 delattr(self, attr)
         self.n_iter_ = 0
@@ -261,6 +261,7 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         return callbacks
 
     def _initialize(self, tasks, device, seed):
+        self._learn_target_scale(tasks)
         first = tasks.sample(1, 0)[0] if is_sampler(tasks) else tasks[0]
         example = torch.as_tensor(np.asarray(first.X_support[:2], dtype=np.float32))
         module = build_seeded(self.module, self._module_kwargs(),
@@ -425,17 +426,20 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         check_is_fitted(self)
         tasks = check_tasks(tasks, classifier=self._classifier,
                             n_features=tuple(self._input_shape_), require_query=True)
-        mixin = MetaClassifierMixin if self._classifier else MetaRegressorMixin
+        # per-task label positions, also for a classifier whose training
+        # encodes labels into one pooled label space (FineTune)
+        encode = MetaClassifierMixin._encode if self._classifier else self._encode
         compiled = self.compile is True
-        bank = TaskBank(tasks, mixin._encode, self.device_, buckets=compiled)
+        bank = TaskBank(tasks, encode, self.device_, buckets=compiled)
         if batch_size == "auto":
             batch_size = 1 if self.device_.type == "cpu" else 64
         key = (id(self.module_), self._adapt_steps(), compiled)
         cache = self.__dict__.setdefault("_eval_cache", {})
         if key not in cache:
             cache[key] = eval_function(self._step(), compiled)
-        return task_outputs(cache[key], detach_tree(self.meta_params_), bank, batch_size,
-                            compiled)
+        outputs = task_outputs(cache[key], detach_tree(self.meta_params_), bank, batch_size,
+                               compiled)
+        return [self._decode(out) for out in outputs]
 
     def _adapt_in_place(self, X, y):
         self.adapted_ = self._adapt_weights(X, y)
@@ -473,6 +477,15 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         w64 = {k: v.to(torch.float64) for k, v in w.items()}
         with torch.no_grad():
             return to_numpy(self._step().predict_scores(w64, x))
+
+    def _learn_target_scale(self, tasks):
+        """Fix the target transform of a new fit (regressors: see
+        :class:`MetaRegressorMixin`); nothing for classifiers."""
+
+    def _decode(self, out):
+        """Network outputs in the user's units (regressors: see
+        :class:`MetaRegressorMixin`); class scores as they are."""
+        return out
 
     def _min_classes(self):
         """Fewest classes a meta-training task needs (2 for classifiers: one
@@ -513,7 +526,11 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
 
 
 class MetaRegressorMixin(RegressorMixin):
-    """Regression: real-valued targets, squared-error loss, ``predict``."""
+    """Regression: real-valued targets, squared-error loss, ``predict``.
+
+    Targets are standardised inside with the mean and standard deviation of
+    the training targets (fixed at the first ``fit``); predictions are in the
+    user's units."""
 
     _classifier = False
 
@@ -532,14 +549,39 @@ class MetaRegressorMixin(RegressorMixin):
     def _y_validation(self):
         return {"multi_output": True, "y_numeric": True}
 
-    @staticmethod
-    def _encode(task):
-        ys, yq = np.asarray(task.y_support, np.float32), np.asarray(task.y_query, np.float32)
-        return ys.reshape(len(ys), -1), yq.reshape(len(yq), -1), 0
+    def _learn_target_scale(self, tasks):
+        """Centre and scale of the targets, per output, pooled over the rows
+        of the training tasks (64 tasks of a sampler), fixed at the first fit.
+
+        The networks learn standardised targets, so learning rates and
+        initialisations mean the same whatever the units of ``y``; predictions
+        are mapped back. Losses in ``history_`` are on the standardised scale.
+        """
+        sample = tasks.sample(64, 0) if is_sampler(tasks) else tasks
+        y = np.concatenate([np.asarray(a, np.float64).reshape(len(a), -1) for t in sample
+                            for a in (t.y_support, t.y_query) if a is not None])
+        scale = y.std(axis=0)
+        self._y_shift_ = y.mean(axis=0)
+        self._y_scale_ = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+
+    def _standardise(self, y):
+        y = np.asarray(y, np.float64)
+        y = y.reshape(len(y), -1)
+        if hasattr(self, "_y_scale_"):
+            y = (y - self._y_shift_) / self._y_scale_
+        return y.astype(np.float32)
+
+    def _decode(self, out):
+        if not hasattr(self, "_y_scale_"):
+            return out
+        return out * self._y_scale_ + self._y_shift_
+
+    def _encode(self, task):
+        return self._standardise(task.y_support), self._standardise(task.y_query), 0
 
     def _encode_support(self, y, device):
         self._y_ndim_ = np.ndim(y)
-        return as_tensor(np.asarray(y).reshape(len(y), -1), device), 0
+        return as_tensor(self._standardise(y), device), 0
 
     def _array_sampler(self, X, y):
         n = len(X)
@@ -596,7 +638,7 @@ class MetaRegressorMixin(RegressorMixin):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions.
         """
-        out = self._forward(X)
+        out = self._decode(self._forward(X))
         return out.ravel() if getattr(self, "_y_ndim_", 1) == 1 and out.shape[1] == 1 else out
 
 

@@ -66,14 +66,15 @@ class RidgeStep(MetaStep):
         self.embed_size, self.n_outputs, self.alpha = embed_size, n_outputs, alpha
 
     def init_params(self, w, generator=None):
-        ref = next(iter(w.values()))
+        # an identity embedding (hidden_layer_sizes=()) has no weights
+        device = next(iter(w.values())).device if w else generator.device
         log_alpha = math.log(self.alpha)
-        extra = {LOG_LAM: torch.tensor(log_alpha, device=ref.device),
-                 LOG_LAM_BIAS: torch.tensor(log_alpha, device=ref.device)}
+        extra = {LOG_LAM: torch.tensor(log_alpha, device=device),
+                 LOG_LAM_BIAS: torch.tensor(log_alpha, device=device)}
         if self.model.classifier:
-            extra[SCALE] = torch.tensor(10.0, device=ref.device)
+            extra[SCALE] = torch.tensor(10.0, device=device)
         else:
-            extra[W0] = torch.zeros(self.embed_size + 1, self.n_outputs, device=ref.device)
+            extra[W0] = torch.zeros(self.embed_size + 1, self.n_outputs, device=device)
         return {"w": {**w, **extra}}
 
     def _features(self, w, x, n_ref=None, rows=None):

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 from scipy.special import softmax
+from sklearn.datasets import load_digits
 from sklearn.linear_model import Ridge
 
 from skmeta import EpisodeSampler, MetaRidgeClassifier, MetaRidgeRegressor
 from skmeta._torch._functional import HEAD
-from skmeta.algorithms._ridge import LOG_LAM, SCALE, W0, ridge_solve
+from skmeta.algorithms._ridge import LOG_LAM, LOG_LAM_BIAS, SCALE, W0, ridge_solve
 from skmeta.datasets import make_fewshot_tasks
 from skmeta.tasks import check_tasks
 
@@ -90,8 +91,12 @@ def test_adapt_on_an_identity_embedding_is_ridge(n_support, n_out):
     Xs, ys, Xq, _ = _linear_task(rng, n_support, n_out=n_out)
     before = {k: v.clone() for k, v in est.meta_params_["w"].items()}
     ad = est.adapt(Xs, ys)
-    ref = Ridge(alpha=0.7, fit_intercept=False).fit(_with_bias(Xs), ys)
-    np.testing.assert_allclose(ad.predict(Xq), ref.predict(_with_bias(Xq)), rtol=1e-4, atol=1e-5)
+    # the solve is on targets standardised by the training tasks' mean and scale
+    m, s = est._y_shift_, est._y_scale_
+    ref = Ridge(alpha=0.7, fit_intercept=False).fit(_with_bias(Xs), (ys.reshape(len(ys), -1) - m) / s)
+    np.testing.assert_allclose(ad.predict(Xq).reshape(len(Xq), -1),
+                               ref.predict(_with_bias(Xq)).reshape(len(Xq), -1) * s + m,
+                               rtol=1e-4, atol=1e-5)
     assert ad.predict(Xq).shape == np.shape(ys[:1].repeat(len(Xq), 0))
     # no gradient steps: the meta-parameters are shared, unchanged
     for k, v in est.meta_params_["w"].items():
@@ -99,12 +104,12 @@ def test_adapt_on_an_identity_embedding_is_ridge(n_support, n_out):
     # a prior head: the solution shrinks towards it, not towards 0
     prior = rng.normal(size=(4, n_out))
     est.meta_params_["w"][W0] = torch.tensor(prior, dtype=torch.float32)
-    W = _closed_form(_with_bias(Xs), ys.reshape(len(ys), -1), 0.7, prior)
+    W = _closed_form(_with_bias(Xs), (ys.reshape(len(ys), -1) - m) / s, 0.7, prior)
     np.testing.assert_allclose(est.adapt(Xs, ys).predict(Xq).reshape(len(Xq), -1),
-                               _with_bias(Xq) @ W, rtol=1e-4, atol=1e-5)
+                               _with_bias(Xq) @ W * s + m, rtol=1e-4, atol=1e-5)
     # before any adapt the regressor predicts with the prior head
-    np.testing.assert_allclose(est.predict(Xq).reshape(len(Xq), -1), _with_bias(Xq) @ prior,
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(est.predict(Xq).reshape(len(Xq), -1),
+                               _with_bias(Xq) @ prior * s + m, rtol=1e-5, atol=1e-5)
 
 
 def test_the_classifier_regresses_one_hot_labels_and_scales_them():
@@ -242,3 +247,15 @@ def test_a_penalty_per_column_is_the_closed_form_in_both_forms(n, p):
     est.module_.double()
     grads, _ = est._step().outer_grad(double_tree(est.meta_params_), ep)
     assert grads["w"][LOG_LAM].abs() > 0 and grads["w"]["@ridge.log_lam_bias"].abs() > 0
+
+
+def test_an_identity_embedding_by_empty_hidden_layers():
+    """``hidden_layer_sizes=()``: the ridge head on the raw inputs, only the
+    penalties (and the classifier's scale) meta-learned."""
+    X, y = load_digits(n_class=4, return_X_y=True)
+    tasks = make_fewshot_tasks(X / 16, y, 2, 3, 3, 8, random_state=0)
+    est = MetaRidgeClassifier(hidden_layer_sizes=(), max_iter=3, random_state=0).fit(tasks)
+    assert set(est.meta_params_["w"]) == {LOG_LAM, LOG_LAM_BIAS, SCALE}
+    t = tasks[0]
+    assert est.adapt(t.X_support, t.y_support).predict(t.X_query).shape == (6,)
+
