@@ -35,9 +35,10 @@ def fast_instance(cls, **params):
 #: scikit-learn's checks feed flat rows of varying widths, which are no images.
 CONFIGS = {
     "MAMLRegressor": [{"first_order": True}, {"learn_inner_lr": True},
-                      {"adapt_layers": "head"}],
+                      {"adapt_layers": "head"}, {"inner_steps": 2, "inner_checkpoint": 1}],
     "MAMLClassifier": [{"first_order": True}, {"learn_inner_lr": True},
-                       {"adapt_layers": "head"}, {"head_init": "zero"}],
+                       {"adapt_layers": "head"}, {"head_init": "zero"},
+                       {"inner_steps": 2, "inner_checkpoint": 1}],
     "ReptileRegressor": [{"inner_optimizer": "adam"}],
     "ReptileClassifier": [{"inner_optimizer": "adam"}],
     "ProtoNetClassifier": [{"distance": "cosine"}],
