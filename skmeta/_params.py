@@ -22,6 +22,18 @@ class RoutedParamsMixin:
     survives ``clone``, and :meth:`_check_unknown_params` names it in ``fit``."""
 
     def get_params(self, deep=True):
+        """Get parameters, ``module__*`` ones included.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return the parameters of contained estimators.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         params = super().get_params(deep=deep)
         # module__* parameters, and any unknown keyword given to __init__, so
         # that clone keeps it and fit rejects it by name
@@ -39,6 +51,7 @@ class RoutedParamsMixin:
         Returns
         -------
         self : estimator
+            The estimator, with the new parameters.
 
         Raises
         ------

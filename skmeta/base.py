@@ -197,6 +197,7 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
         Returns
         -------
         self : object
+            The estimator, meta-trained further.
         """
         if not self.__sklearn_is_fitted__():
             self._reset()
@@ -619,6 +620,8 @@ class MetaRegressorMixin(RegressorMixin):
         Returns
         -------
         score : float
+            R^2 of the predictions; with ``groups``, its mean over the
+            tasks.
         """
         return self._score(X, y, groups, sample_weight)
 
@@ -691,6 +694,7 @@ class MetaClassifierMixin(ClassifierMixin):
         Returns
         -------
         self : object
+            The estimator, meta-trained further.
         """
         if classes is not None and y is not None:
             extra = np.setdiff1d(np.asarray(y), np.asarray(classes))

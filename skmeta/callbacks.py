@@ -16,13 +16,34 @@ __all__ = ["Callback", "EarlyStopping"]
 
 
 class EarlyStopping(skorch.callbacks.EarlyStopping):
-    """skorch's :class:`~skorch.callbacks.EarlyStopping`, for skmeta's estimators.
+    """Stop meta-training when the validation loss stops improving.
 
-    Stops meta-training when ``monitor`` (for skmeta, ``"valid_loss"``) has
-    not improved for ``patience`` evaluations. With ``load_best=True`` it
-    keeps a copy of the meta-parameters (``meta_params_``, which skmeta
-    keeps outside any torch module) at the best evaluation and puts it back
-    at the end of training. The parameters are skorch's.
+    skorch's :class:`~skorch.callbacks.EarlyStopping`, for skmeta's
+    estimators. Stops meta-training when ``monitor`` (for skmeta,
+    ``"valid_loss"``) has not improved for ``patience`` evaluations. With
+    ``load_best=True`` it keeps a copy of the meta-parameters
+    (``meta_params_``, which skmeta keeps outside any torch module) at the
+    best evaluation and puts it back at the end of training. The parameters
+    are skorch's.
+
+    Parameters
+    ----------
+    monitor : str, default="valid_loss"
+        The column of ``history_`` to watch.
+    patience : int, default=5
+        Evaluations (every ``eval_every`` meta-iterations) without
+        improvement before meta-training stops.
+    threshold : float, default=1e-4
+        Smallest change that counts as an improvement.
+    threshold_mode : {"rel", "abs"}, default="rel"
+        Whether ``threshold`` is relative to the best value so far or
+        absolute.
+    lower_is_better : bool, default=True
+        Whether a lower ``monitor`` value is better.
+    sink : callable, default=print
+        Where the message that training stopped goes.
+    load_best : bool, default=False
+        Restore the meta-parameters of the best evaluation at the end.
 
     Examples
     --------

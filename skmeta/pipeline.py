@@ -30,6 +30,8 @@ class MetaPipeline(Pipeline):
     ----------
     steps : list of (str, estimator) tuples
         Transformers, then a meta-learner (an estimator with ``adapt``).
+    transform_input : list of str, default=None
+        As in :class:`sklearn.pipeline.Pipeline` (metadata routing).
     memory : str or object with the joblib.Memory interface, default=None
         As in :class:`sklearn.pipeline.Pipeline`.
     verbose : bool, default=False
@@ -75,6 +77,7 @@ class MetaPipeline(Pipeline):
         Returns
         -------
         self : MetaPipeline
+            The fitted pipeline.
         """
         if y is not None or hasattr(X, "shape"):
             return super().fit(X, y, **params)

@@ -84,8 +84,8 @@ _DOC = """
         Fine-tuning gradient steps (full batch) in :meth:`adapt`.{extra}
     k_shot, n_query, validation_fraction, early_stopping, n_iter_no_change, \
 eval_every, callbacks, compile, \
-device, random_state, verbose, warm_start, **kwargs
-        As in :class:`MAMLRegressor`.
+device, random_state, verbose, warm_start, **kwargs : see :class:`MAMLRegressor`
+        The settings every learner shares, documented once there.
 
     Attributes
     ----------

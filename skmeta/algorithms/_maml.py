@@ -147,7 +147,7 @@ _PARAMS_DOC = """
     eval_every : int, default=100
         Meta-iterations between validation records and callback calls.
     callbacks : list or None, default=None
-        skorch callbacks, or ``(name, callback)`` pairs, e.g.
+        Callbacks in skorch's convention, or ``(name, callback)`` pairs, e.g.
         ``skmeta.callbacks.EarlyStopping(monitor="valid_loss")``.
     compile : bool or "auto", default="auto"
         ``torch.compile`` the outer gradient (seconds of compile time once,

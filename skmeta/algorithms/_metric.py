@@ -53,8 +53,8 @@ METRIC_PARAMS_DOC = """
         Query examples per class of episodes drawn from plain arrays.
     validation_fraction, early_stopping, n_iter_no_change, eval_every, callbacks, \
 compile, device, random_state, \
-verbose, warm_start, **kwargs
-        As in :class:`MAMLClassifier`.
+verbose, warm_start, **kwargs : see :class:`MAMLClassifier`
+        The settings every learner shares, documented once there.
 
     Attributes
     ----------

@@ -91,8 +91,8 @@ _DOC = """
         ``inner_steps``.{extra}
     k_shot, n_query, validation_fraction, early_stopping, n_iter_no_change, \
 eval_every, callbacks, compile, \
-device, random_state, verbose, warm_start, **kwargs
-        As in :class:`MAMLRegressor`.
+device, random_state, verbose, warm_start, **kwargs : see :class:`MAMLRegressor`
+        The settings every learner shares, documented once there.
 
     Attributes
     ----------

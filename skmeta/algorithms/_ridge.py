@@ -171,8 +171,8 @@ _PARAMS_DOC = """
         Query size of tasks drawn from plain arrays{n_query_unit}.
     validation_fraction, early_stopping, n_iter_no_change, eval_every, callbacks, \
 compile, device, random_state, \
-verbose, warm_start, **kwargs
-        As in :class:`MAMLRegressor`.
+verbose, warm_start, **kwargs : see :class:`MAMLRegressor`
+        The settings every learner shares, documented once there.
 
     Attributes
     ----------
@@ -182,7 +182,10 @@ verbose, warm_start, **kwargs
         solved head ``"@head.weight"``, ``"@head.bias"``.
     module_ : torch.nn.Module
         The embedding network.""" + FITTED_ATTRS_DOC + """{attrs}
+"""
 
+# after See Also (numpydoc's order)
+_REFERENCES_DOC = """
     References
     ----------
     .. [1] L. Bertinetto, J. F. Henriques, P. H. S. Torr, A. Vedaldi.
@@ -214,7 +217,7 @@ class MetaRidgeRegressor(MetaRegressorMixin, _BaseRidge):
     MetaRidgeClassifier : The same for classification.
     MAMLRegressor : Gradient steps on each new task.
     sklearn.linear_model.Ridge : Ridge regression without meta-learning.
-
+""" + _REFERENCES_DOC + """
     Examples
     --------
     >>> import numpy as np
@@ -275,7 +278,7 @@ class MetaRidgeClassifier(MetaClassifierMixin, _BaseRidge):
     --------
     MetaRidgeRegressor : The same for regression.
     ProtoNetClassifier : Class means instead of a ridge solve.
-
+""" + _REFERENCES_DOC + """
     Examples
     --------
     >>> from sklearn.datasets import load_iris

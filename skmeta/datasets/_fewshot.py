@@ -42,6 +42,7 @@ def make_fewshot_tasks(X, y, n_way, k_shot, n_query, n_tasks, classes=None,
     Returns
     -------
     tasks : list of Task
+        One episode per task.
 
     See Also
     --------

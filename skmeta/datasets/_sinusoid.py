@@ -101,9 +101,13 @@ class SinusoidTasks(TaskSampler):
         Returns
         -------
         X_support : ndarray of shape (n_tasks, n_support, 1)
+            Support inputs of each task.
         y_support : ndarray of shape (n_tasks, n_support)
+            Support targets of each task.
         X_query : ndarray of shape (n_tasks, n_query, 1)
+            Query inputs of each task.
         y_query : ndarray of shape (n_tasks, n_query)
+            Query targets of each task.
 
         Examples
         --------
@@ -168,6 +172,7 @@ def make_sinusoid_tasks(n_tasks, n_support=10, n_query=10, random_state=None):
     Returns
     -------
     tasks : list of Task
+        The tasks, each with its own amplitude and phase.
 
     See Also
     --------

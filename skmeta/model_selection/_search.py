@@ -398,9 +398,10 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         common scale (R^2, accuracy) suits it better than an unnormalised
         error.
     cv : int or splitter, default=3
-        For a meta-learner: number of :class:`TaskKFold` folds over the
-        training tasks, or a splitter with ``split(tasks)`` that holds out
-        every task at least once (a task held out several times gets its mean
+        For a meta-learner: number of
+        :class:`~skmeta.model_selection.TaskKFold` folds over the training
+        tasks, or a splitter with ``split(tasks)`` that holds out every task
+        at least once (a task held out several times gets its mean
         score). Unused for plain estimators fitted on tasks. With the array
         form ``fit(X, y)`` without ``groups``: the row folds that become the
         tasks (an int is a (Stratified)KFold).
@@ -471,7 +472,8 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
 
     See Also
     --------
-    cross_validate_tasks : Task-level cross-validation of one meta-learner.
+    skmeta.model_selection.cross_validate_tasks : Task-level cross-validation of one
+        meta-learner.
     sklearn.model_selection.GridSearchCV : Search on one dataset.
 
     Examples
@@ -920,6 +922,7 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         score : float
+            The chosen estimator's score on ``(X, y)``.
         """
         est, X = self._chosen(X)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -927,5 +930,5 @@ class MetaHyperparamSearch(MetaEstimatorMixin, BaseEstimator):
 
     @property
     def classes_(self):
-        """ndarray: the chosen classifier's classes (after :meth:`adapt`)."""
+        """The chosen classifier's classes (after :meth:`adapt`)."""
         return self.chosen_estimator_.classes_

@@ -90,7 +90,7 @@ class TaskKFold(KFold):
         super().__init__(n_splits, shuffle=shuffle, random_state=random_state)
 
     def split(self, tasks, y=None, groups=None):
-        """Indices of training and held-out tasks for each fold.
+        """Generate indices of training and held-out tasks for each fold.
 
         Parameters
         ----------
@@ -99,10 +99,10 @@ class TaskKFold(KFold):
         y, groups : None
             Ignored; present for scikit-learn's splitter API.
 
-        Yields
-        ------
-        train, test : ndarray
-            Task indices.
+        Returns
+        -------
+        splits : generator of (ndarray, ndarray)
+            The ``(train, test)`` task indices of each split.
         """
         _validate(self)
         _n_tasks(tasks, self.n_splits, type(self).__name__)
@@ -158,7 +158,7 @@ class TaskShuffleSplit(ShuffleSplit):
                          random_state=random_state)
 
     def split(self, tasks, y=None, groups=None):
-        """Indices of training and held-out tasks for each split.
+        """Generate indices of training and held-out tasks for each split.
 
         Parameters
         ----------
@@ -167,10 +167,10 @@ class TaskShuffleSplit(ShuffleSplit):
         y, groups : None
             Ignored; present for scikit-learn's splitter API.
 
-        Yields
-        ------
-        train, test : ndarray
-            Task indices.
+        Returns
+        -------
+        splits : generator of (ndarray, ndarray)
+            The ``(train, test)`` task indices of each split.
         """
         _validate(self)
         _n_tasks(tasks, None, type(self).__name__)

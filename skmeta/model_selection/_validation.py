@@ -70,7 +70,7 @@ def cross_validate_tasks(estimator, tasks, *, cv=5, scoring=None, n_jobs=None,
     return_estimator : bool, default=False
         Also return the estimator meta-trained on each split.
     verbose : int, default=0
-        joblib's verbosity.
+        Verbosity of joblib's parallel loop.
 
     Returns
     -------

@@ -42,6 +42,7 @@ class TaskSampler:
         Returns
         -------
         tasks : list of Task
+            ``n_tasks`` new tasks.
         """
         raise NotImplementedError
 
@@ -239,6 +240,7 @@ class SubsetSampler(TaskSampler):
         Returns
         -------
         tasks : list of Task
+            ``n_tasks`` tasks of the underlying sampler's family.
         """
         rng = check_random_state(random_state)
         n, k, q = len(self.X), self.k_shot, self.n_query

@@ -112,7 +112,7 @@ class Task:
 
     See Also
     --------
-    check_tasks : Normalise and validate a list of tasks in any accepted form.
+    skmeta.tasks.check_tasks : Normalise and validate a list of tasks in any accepted form.
     skmeta.EpisodeSampler : Draw N-way K-shot tasks from a labelled pool.
 
     Examples
@@ -136,17 +136,17 @@ class Task:
 
     @property
     def is_pool(self):
-        """bool: True when the task has no query set and is split on use."""
+        """True when the task has no query set and is split on use."""
         return self.X_query is None
 
     @property
     def n_support(self):
-        """int: number of support examples."""
+        """Number of support examples."""
         return len(self.X_support)
 
     @property
     def n_query(self):
-        """int: number of query examples (0 for a pool)."""
+        """Number of query examples (0 for a pool)."""
         return 0 if self.X_query is None else len(self.X_query)
 
     def __repr__(self):
@@ -342,7 +342,7 @@ def check_tasks(tasks, *, classifier=False, n_features=None, allow_nan=False,
                 check_query_labels=True, require_query=False, min_classes=1):
     """Normalise a list of tasks in any accepted form and validate it.
 
-    Every element may be a :class:`Task`, a ``(X, y)`` pool, a
+    Every element may be a :class:`~skmeta.Task`, a ``(X, y)`` pool, a
     ``(X_support, y_support, X_query, y_query)`` tuple or a dict with those
     keys. Every error names the task index and what is wrong.
 
@@ -474,10 +474,14 @@ def check_task_batch(X_support, y_support, X_query, y_query, *, n_features=None)
 
     Parameters
     ----------
-    X_support, X_query : ndarray of shape (n_tasks, n_rows, ...)
-        Inputs.
-    y_support, y_query : ndarray of shape (n_tasks, n_rows) or (n_tasks, n_rows, n_outputs)
-        Targets.
+    X_support : ndarray of shape (n_tasks, n_support, ...)
+        Support inputs.
+    y_support : ndarray of shape (n_tasks, n_support) or (n_tasks, n_support, n_outputs)
+        Support targets.
+    X_query : ndarray of shape (n_tasks, n_query, ...)
+        Query inputs.
+    y_query : ndarray of shape (n_tasks, n_query) or (n_tasks, n_query, n_outputs)
+        Query targets.
     n_features : tuple of int, default=None
         Expected shape of one input row.
 
