@@ -45,9 +45,10 @@ What "identical" means here, where the libraries differ:
   statistics, as skmeta and the paper's code do;
 * the classification head of MAML: skmeta's ``MAMLClassifier`` gives each
   task its own head; ``head_init="zero"`` starts it at zero and adapts it in
-  the inner loop. The peers use the usual ``Linear(64, 5)`` head, zero and
-  left out of the outer optimiser, which is the same computation (its
-  meta-gradient is computed and dropped). skmeta's Meta-SGD learns one step
+  the inner loop. The peers use the usual linear head (``Linear(256, 5)``:
+  skmeta's conv4 pools with ``ceil_mode``, so a 28x28 image ends as 64 x 2 x 2
+  values), zero and left out of the outer optimiser, which is the same
+  computation (its meta-gradient is computed and dropped). skmeta's Meta-SGD learns one step
   size per head tensor (the head is per task), the peers one per entry: the
   check compares skmeta's with the sum of the peers'.
 
@@ -200,6 +201,13 @@ class RefNorm(nn.Module):
         return ref_norm(x, self.weight, self.bias)
 
 
+@torch.no_grad()
+def embed_width(blocks):
+    """Width of the flattened conv4 embedding of a 28x28 image: 64 x 2 x 2 with
+    skmeta's ``ceil_mode`` pooling (28, 14, 7, 4, 2)."""
+    return blocks(torch.zeros(2, 1, 28, 28)).flatten(1).shape[1]
+
+
 class Conv4(nn.Module):
     """conv4 with the parameter names of skmeta's (``blocks.*``) and a head."""
 
@@ -211,7 +219,7 @@ class Conv4(nn.Module):
                        nn.MaxPool2d(2, ceil_mode=True)]
             width = channels
         self.blocks = nn.Sequential(*layers)
-        self.head = nn.Linear(channels, n_way) if n_way else None
+        self.head = nn.Linear(embed_width(self.blocks), n_way) if n_way else None
         if self.head is not None:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -265,7 +273,7 @@ def _torchmeta_nets():
                            nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True)]
                 width = channels
             self.blocks = MetaSequential(*layers)
-            self.head = MetaLinear(channels, n_way)
+            self.head = MetaLinear(embed_width(self.blocks), n_way)
 
         def forward(self, x, params=None):
             e = self.blocks(x, params=self.get_subdict(params, "blocks")).flatten(1)
@@ -927,7 +935,8 @@ def markdown(results, notes, info, args, peer_versions, compat_notes):
             ("ratio", "ratio", ".1f"), ("target", "target", "d"), ("met", "met", "")])]
     for case_name, rows in results.items():
         case = CASES[case_name]
-        lines += ["", f"## {case.label}", ""]
+        batch = f", meta-batch {case.batch}" if not case.algo.startswith("proto") else ""
+        lines += ["", f"## {case.label}{batch}", ""]
         columns = [
             ("method", "method", ""),
             (unit[case.algo == "proto-eval"], "ms", ".2f"),
@@ -962,6 +971,9 @@ def main():
     parser.add_argument("--eval-block", type=int, default=20,
                         help="evaluation episodes per timed block (ProtoNet evaluation)")
     parser.add_argument("--eval-check", type=int, default=5)
+    parser.add_argument("--conv-meta-batch", type=int, default=None,
+                        help="tasks per meta-batch of the conv4 MAML cases (default 32; "
+                             "8 with --quick)")
     parser.add_argument("--no-compile", dest="compile", action="store_false",
                         help="leave out skmeta compiled")
     parser.add_argument("--data-home", default=None)
@@ -969,6 +981,12 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.warmup, args.repeat, args.batches, args.eval_block = 1, 2, 2, 4
+        if args.conv_meta_batch is None:
+            args.conv_meta_batch = 8  # the checks do not depend on it; the time does
+    if args.conv_meta_batch:
+        for c in CASES.values():
+            if c.conv and c.algo == "maml":
+                c.batch = args.conv_meta_batch
     threads = H.bench_threads()
     peers, compat_notes = import_peers()
     PEERS.update(peers)
