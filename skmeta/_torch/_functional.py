@@ -10,7 +10,6 @@ never clash.
 Every update makes a new dict: no ``.grad``, no in-place change, no optimizer.
 """
 
-import contextlib
 import functools
 
 import torch
@@ -174,16 +173,14 @@ class FunctionalModel:
         rest = {k: v for k, v in w.items() if k not in fast}
         # the rule's own meta-parameters (Meta-SGD's step sizes), never the weights
         hyper = None if theta is None else {k: v for k, v in theta.items() if k != "w"}
-        state, best = rule.init_state(keys), None
-        steps_of = functools.partial(self._steps, rule, first_order)
+        carry, data = (fast, rule.init_state(keys), rest, hyper), (xs, ys, mask)
         if recompute and steps and not first_order and not safeguard:
             for t0 in range(0, steps, recompute):
-                fast, state = recompute_in_backward(
-                    functools.partial(steps_of, t0, min(recompute, steps - t0), exact=True),
-                    (fast, state, rest, hyper), (xs, ys, mask))
+                segment = functools.partial(self._segment, rule, t0, min(recompute, steps - t0))
+                carry = (*recompute_in_backward(segment, carry, data), rest, hyper)
+            fast = carry[0]
         else:
-            fast, state, best = steps_of(0, steps, (fast, state, rest, hyper), (xs, ys, mask),
-                                         best=best, safeguard=safeguard)
+            fast, _, best = self._steps(rule, first_order, 0, steps, carry, data, safeguard)
         if safeguard and steps:
             best = self._keep_best(best, fast, self._support_loss(fast, rest, xs, ys, mask))
             fast = best[0]
@@ -192,28 +189,33 @@ class FunctionalModel:
     def _support_loss(self, fast, rest, xs, ys, mask):
         return self.loss(self.forward({**rest, **fast}, xs, rows=mask), ys, mask)
 
-    def _steps(self, rule, first_order, t0, n, carry, data, best=None, safeguard=False,
-               exact=False):
+    def _steps(self, rule, first_order, t0, n, carry, data, safeguard=False):
         """Steps ``t0 + 1 .. t0 + n`` of :meth:`adapt` from ``carry = (fast,
-        state, rest, hyper)``: the adapted weights ``fast`` and the rule's
-        ``state`` after them, and without ``exact`` the safeguard's ``best``.
-        A pure function of its arguments (no closure over tensors), so that
-        :func:`recompute_in_backward` can run it again; ``exact`` (the
-        recomputed, second-order case, also run outside the engine's
-        ``vmap`` context) makes batch norm use the kernel whose batched double
-        backward is right."""
+        state, rest, hyper)``: ``(fast, state, best)``, the adapted weights,
+        the rule's state after them and, with ``safeguard``, the weights of
+        lowest support loss met before the last step."""
         fast, state, rest, hyper = carry
         xs, ys, mask = data
-        with exact_batch_norm(self.module) if exact else contextlib.nullcontext():
-            for t in range(t0 + 1, t0 + n + 1):
-                g, loss = grad_and_value(self._support_loss)(fast, rest, xs, ys, mask)
-                if safeguard:
-                    best = self._keep_best(best, fast, loss)
-                if first_order:
-                    g = {k: v.detach() for k, v in g.items()}
-                delta, state = rule.step(g, state, t, hyper)
-                fast = {k: fast[k] - delta[k] for k in fast}
-        return (fast, state) if exact else (fast, state, best)
+        best = None
+        for t in range(t0 + 1, t0 + n + 1):
+            g, loss = grad_and_value(self._support_loss)(fast, rest, xs, ys, mask)
+            if safeguard:
+                best = self._keep_best(best, fast, loss)
+            if first_order:
+                g = {k: v.detach() for k, v in g.items()}
+            delta, state = rule.step(g, state, t, hyper)
+            fast = {k: fast[k] - delta[k] for k in fast}
+        return fast, state, best
+
+    def _segment(self, rule, t0, n, carry, data):
+        """``(fast, state)`` after second-order steps ``t0 + 1 .. t0 + n``: a
+        pure function of its tensor arguments, which
+        :func:`recompute_in_backward` runs again in the backward pass, then
+        outside the engine's ``vmap`` context; batch norm is put in the mode
+        whose batched double backward is right here, not by that context."""
+        with exact_batch_norm(self.module):
+            fast, state, _ = self._steps(rule, False, t0, n, carry, data)
+        return fast, state
 
     @staticmethod
     def _keep_best(best, fast, loss):

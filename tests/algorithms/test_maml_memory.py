@@ -128,6 +128,38 @@ def test_recomputed_meta_gradient_matches_finite_differences(cls, make_tasks):
     _directional_derivative_matches(est, tasks)
 
 
+def test_one_task_meta_batch_without_vmap():
+    # a meta-batch of one task is called directly, not through vmap
+    tasks = _regression_tasks()[:1]
+    est = _fitted(MAMLRegressor, tasks, inner_steps=4, learn_inner_lr=True)
+    _assert_same_gradient(est, tasks, inner_checkpoint=3)
+
+
+def test_recomputed_steps_carry_the_state_of_a_stateful_rule():
+    # Adam's per-task state starts as plain numbers and becomes tensors: both
+    # pass through the recomputed segments
+    from skmeta._torch._functional import FunctionalModel
+    from skmeta._torch._rules import Adam
+
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    # tanh: no zero gradient, where Adam's square root has no derivative
+    net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+    model = FunctionalModel(net.double(), classifier=False)
+    w = model.initial_weights()
+    xs, ys = torch.randn(6, 2, generator=gen).double(), torch.randn(6, 1, generator=gen).double()
+
+    def query_loss(w, recompute):
+        a = model.adapt(w, xs, ys, None, 5, Adam(0.1), recompute=recompute)
+        return model.loss(model.forward(a, xs + 1), ys)
+
+    kept = torch.func.grad(query_loss)(w, None)
+    recomputed = torch.func.grad(query_loss)(w, 2)
+    for k in w:
+        assert torch.isfinite(kept[k]).all()
+        torch.testing.assert_close(recomputed[k], kept[k], atol=1e-12, rtol=1e-10)
+
+
 def test_conv4_recomputed_meta_gradient_is_exact():
     # per-task batch norm statistics from padded support sets, channels-last
     # convolutions: the recomputation runs outside the engine's vmap context
