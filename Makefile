@@ -28,5 +28,12 @@ bench-peers:  ## speed against learn2learn, higher, torchopt, torchmeta (own ven
 	test -x $(PEERS_VENV)/bin/python || bash benchmarks/peers/setup_peers.sh $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python benchmarks/bench_peers.py
 
-docs:
-	$(INSTALL) -e ".[docs]" && sphinx-build -b html docs docs/_build/html
+# 1 (default): the examples shrink their iterations; empty: they run in full
+SKMETA_EXAMPLES_FAST ?= 1
+DOCS_OPTS = -n -W --keep-going -d docs/_build/doctrees
+
+docs:  ## the documentation as CI builds it: warnings are errors, every example runs (fast mode), links checked
+	$(INSTALL) -e ".[docs]"
+	SKMETA_EXAMPLES_FAST=$(SKMETA_EXAMPLES_FAST) sphinx-build -b html -E $(DOCS_OPTS) \
+	    -D sphinx_gallery_conf.run_stale_examples=True docs docs/_build/html
+	sphinx-build -b linkcheck $(DOCS_OPTS) docs docs/_build/linkcheck

@@ -1,13 +1,17 @@
 """Sphinx configuration of the skmeta documentation.
 
-Build from the repository root with ``make docs`` or::
+Build from the repository root with ``make docs``: the HTML with warnings
+as errors and nitpicky references, the example gallery run in fast mode,
+and a link check (docs/install.rst, "Building the documentation", says
+what each step checks). The HTML step by hand::
 
-    sphinx-build -b html docs docs/_build/html
+    SKMETA_EXAMPLES_FAST=1 sphinx-build -b html -n -W --keep-going docs docs/_build/html
 
-The example gallery is rendered from ``examples/plot_*.py`` without running
-the scripts (they meta-train for about a minute each). To run them and
-embed their figures, set ``SKMETA_DOCS_RUN_EXAMPLES=1`` (or pass
-``-D plot_gallery=1`` to ``sphinx-build``).
+The gallery runs every ``examples/plot_*.py`` and embeds its output and
+figures. ``SKMETA_EXAMPLES_FAST=1`` makes the examples shrink their
+iterations (each reads the variable itself); without it they run in full,
+about a minute or two each. ``-D plot_gallery=0`` renders the gallery
+without running anything.
 """
 
 import os
@@ -15,9 +19,10 @@ import re
 import sys
 from pathlib import Path
 
-# document the working tree, installed or not
+# document the working tree, installed or not; docs/_ext holds the local extension
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import skmeta  # noqa: E402
 
@@ -37,9 +42,16 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",  # the benchmark tables are Markdown files
+    "skmeta_docs",  # docs/_ext/skmeta_docs.py
 ]
 # intersphinx is left out on purpose: its inventories need the network,
-# which documentation builds here do not have.
+# which documentation builds here do not have. skmeta_docs links references
+# to scikit-learn, torch, skorch, numpy, matplotlib and joblib instead, to the
+# page each library gives an object, after checking that the object imports.
+
+# every reference must resolve (-n): a broken cross-reference fails the build
+nitpicky = True
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
@@ -61,20 +73,48 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
+# Validate every docstring numpydoc renders (the public API, with the
+# methods the class pages list); a violation is a warning, so an error of
+# the build. Checks left out, and why:
+numpydoc_validate = True
+numpydoc_validation_checks = {
+    "all",
+    # An Examples section is required of every public class and function
+    # (tests/test_docs.py checks it and the doctests run under pytest);
+    # methods are shown in their class's example, as in scikit-learn.
+    "EX01",
+    # See Also and an extended summary where they help, not on every
+    # method (scikit-learn's own validation leaves both out too).
+    "SA01",
+    "ES01",
+    # scikit-learn's convention names a single return value
+    # ("self : object"), which numpydoc's RT02 flags.
+    "RT02",
+}
+# Objects whose docstrings are not skmeta's to fix, and attributes numpydoc
+# cannot read:
+numpydoc_validation_exclude = {
+    # skorch's Callback, re-exported as is, and the hooks every callback
+    # inherits from it or overrides (documented in skmeta.callbacks)
+    r"^skmeta\.callbacks\.Callback$",
+    r"^skmeta\.callbacks\.\w+\.(initialize|on_\w+)$",
+    # methods inherited from scikit-learn with scikit-learn's docstrings
+    r"\.get_n_splits$",
+    r"^skmeta\.MetaPipeline\.named_steps$",
+    # an optional attribute (None by default), documented with a "#:" comment
+    r"^skmeta\.(EpisodeSampler|tasks\.TaskSampler|tasks\.SubsetSampler)\.sample_batch$",
+}
+
 # -- sphinx-gallery ----------------------------------------------------------
 
 
-def _env_flag(name, default="False"):
-    return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
-
-
-# Run the examples only on request: each meta-trains for about a minute.
-plot_gallery = str(_env_flag("SKMETA_DOCS_RUN_EXAMPLES"))
-
+# Every build runs the examples (plot_gallery); SKMETA_EXAMPLES_FAST=1 in
+# the environment makes them quick. A failing example fails the build.
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"plot_",
+    "filename_pattern": r"/plot_",
+    "plot_gallery": "True",
     "ignore_pattern": r"__init__\.py",
     "backreferences_dir": "generated/backreferences",
     "doc_module": ("skmeta",),
@@ -83,8 +123,19 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
     "show_memory": False,
 }
+
+# -- linkcheck ---------------------------------------------------------------
+
+# The build machines have no general internet access: external links are
+# listed in docs/_build/linkcheck/output.json but not fetched. What the
+# builder does check is every link to a local file written in the sources;
+# links between the pages, with their anchors, are checked after each HTML
+# build by skmeta_docs (check_internal_links).
+# SKMETA_DOCS_LINKCHECK_EXTERNAL=1 fetches them too, where there is a network.
+linkcheck_ignore = [] if os.environ.get("SKMETA_DOCS_LINKCHECK_EXTERNAL") else [r"https?://"]
 
 # -- HTML --------------------------------------------------------------------
 
