@@ -35,10 +35,11 @@ def fast_instance(cls, **params):
 #: scikit-learn's checks feed flat rows of varying widths, which are no images.
 CONFIGS = {
     "MAMLRegressor": [{"first_order": True}, {"learn_inner_lr": True},
-                      {"adapt_layers": "head"}, {"inner_steps": 2, "inner_checkpoint": 1}],
+                      {"adapt_layers": "head"},
+                      {"inner_steps": 2, "inner_checkpoint": 1, "meta_batch_chunk": 2}],
     "MAMLClassifier": [{"first_order": True}, {"learn_inner_lr": True},
                        {"adapt_layers": "head"}, {"head_init": "zero"},
-                       {"inner_steps": 2, "inner_checkpoint": 1}],
+                       {"inner_steps": 2, "inner_checkpoint": 1, "meta_batch_chunk": 2}],
     "ReptileRegressor": [{"inner_optimizer": "adam"}],
     "ReptileClassifier": [{"inner_optimizer": "adam"}],
     "ProtoNetClassifier": [{"distance": "cosine"}],

@@ -57,6 +57,10 @@ class MetaStep:
     #: what the step does), or ``None``: it may be compiled.
     eager_only = None
 
+    #: Tasks per forward and backward pass of the eager :meth:`outer_grad`
+    #: (``None``: the whole meta-batch in one pass).
+    task_chunk = None
+
     def init_params(self, w, generator=None):
         """Meta-parameters (a dict pytree of tensors) from initial weights;
         random draws use ``generator``."""
@@ -99,21 +103,33 @@ class MetaStep:
         transform could differentiate it), which for this outermost
         gradient only keeps the backward pass's intermediate values alive
         until it ends, about doubling the peak memory of second-order MAML.
-        Under ``torch.compile`` it is ``torch.func.grad_and_value``, which
-        dynamo traces as a whole.
+        With :attr:`task_chunk`, the tasks go through the network that many
+        at a time, each chunk's graph freed before the next (the mean loss
+        is the chunks' losses weighted by their share of the tasks). Under
+        ``torch.compile`` it is ``torch.func.grad_and_value``, which dynamo
+        traces as a whole.
         """
         if torch.compiler.is_compiling():
             return grad_and_value(self.meta_loss)(theta, episodes)
         leaves, spec = tree_flatten(theta)
         leaves = [t.detach().requires_grad_(t.is_floating_point()) for t in leaves]
+        theta = tree_unflatten(leaves, spec)
         wrt = [t for t in leaves if t.requires_grad]
-        with torch.enable_grad():
-            loss = self.meta_loss(tree_unflatten(leaves, spec), episodes)
-            grads = (torch.autograd.grad(loss, wrt, allow_unused=True) if loss.requires_grad
-                     else [None] * len(wrt))
+        n = episodes.n_tasks
+        size = min(self.task_chunk or n, n)
+        loss, grads = 0.0, [None] * len(wrt)
+        for start in range(0, n, size):
+            part = episodes if size == n else episodes.map(lambda t: t[start:start + size])
+            with torch.enable_grad():
+                part_loss = self.meta_loss(theta, part) * (part.n_tasks / n)
+                part_grads = (torch.autograd.grad(part_loss, wrt, allow_unused=True)
+                              if part_loss.requires_grad else [None] * len(wrt))
+            grads = [g if a is None else a if g is None else a + g
+                     for a, g in zip(grads, part_grads)]
+            loss = loss + part_loss.detach()
         found = {id(t): g for t, g in zip(wrt, grads) if g is not None}
         grads = [found[id(t)] if id(t) in found else torch.zeros_like(t) for t in leaves]
-        return tree_unflatten(grads, spec), loss.detach()
+        return tree_unflatten(grads, spec), loss
 
     def predict_scores(self, w, x):
         """Outputs for rows ``x`` from adapted weights ``w`` (logits for classifiers)."""

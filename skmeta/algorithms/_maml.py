@@ -24,11 +24,13 @@ class MAMLStep(GradientStep):
     loss; the engine's default outer update (its gradient) is MAML's.
     ``adapt_layers="head"`` (ANIL) adapts the output layer only.
     ``inner_checkpoint`` recomputes the inner steps in the backward pass,
-    that many at a time, instead of keeping them (second order only).
+    that many at a time, instead of keeping them (second order only);
+    ``meta_batch_chunk`` differentiates the tasks of a meta-batch that many
+    at a time.
     """
 
     def __init__(self, model, rule, inner_steps, adapt_steps, first_order, adapt_layers,
-                 inner_checkpoint=None):
+                 inner_checkpoint=None, meta_batch_chunk=None):
         keys = None
         if adapt_layers == "head":
             head = set(HEAD) if model.classifier else set(head_parameter_names(model.module))
@@ -39,12 +41,15 @@ class MAMLStep(GradientStep):
         self.first_order = first_order
         self.second_order = not first_order
         self.inner_checkpoint = inner_checkpoint
+        self.task_chunk = meta_batch_chunk
         if inner_checkpoint and not first_order:
             # measured: compiled, the recomputation no longer saves memory
             # (inductor keeps what it would recompute); the peak was higher
             # than with everything kept
             self.eager_only = ("inner_checkpoint runs eagerly: compiled, the inner loop's "
                                "recomputation does not save memory")
+        elif meta_batch_chunk:
+            self.eager_only = "meta_batch_chunk runs eagerly (one compiled graph has no chunks)"
 
     def task_loss(self, theta, xs, ys, xq, yq, n_way, ms=None, mq=None):
         w = self.adapt(theta, xs, ys, n_way, self.inner_steps, ms, self.first_order,
@@ -60,12 +65,14 @@ class _BaseMAML(BaseMetaEstimator):
         "learn_inner_lr": ["boolean"],
         "adapt_layers": [StrOptions({"all", "head"})],
         "inner_checkpoint": [Interval(Integral, 1, None, closed="left"), None],
+        "meta_batch_chunk": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def _make_step(self, model):
         rule = make_rule("meta-sgd" if self.learn_inner_lr else "sgd", self.inner_lr)
         return MAMLStep(model, rule, self.inner_steps, self._adapt_steps(),
-                        self.first_order, self.adapt_layers, self.inner_checkpoint)
+                        self.first_order, self.adapt_layers, self.inner_checkpoint,
+                        self.meta_batch_chunk)
 
     def _default_adapt_steps(self):
         return self.inner_steps
@@ -122,7 +129,19 @@ _PARAMS_DOC = """
         (``compile`` is not applied: compiled, the recomputation saves no
         memory), and the network must be deterministic (no dropout).
         Ignored with ``first_order=True``, which keeps nothing to
-        recompute.{extra}
+        recompute.
+    meta_batch_chunk : int or None, default=None
+        Memory for time in meta-training: the tasks of a meta-batch go
+        through the network this many at a time, each chunk's gradient
+        computed and its intermediate values freed before the next, instead
+        of all ``meta_batch_size`` tasks at once. The meta-gradient is the
+        same up to floating-point rounding; smaller chunks batch less work
+        per call, which costs time. Memory is proportional to the tasks in
+        a chunk as it is to the inner steps kept: with
+        ``inner_checkpoint=1`` and ``meta_batch_chunk=1`` the peak is that
+        of one inner step of one task. ``None``: the whole meta-batch at
+        once. Meta-training then runs eagerly (``compile`` is not
+        applied).{extra}
     k_shot : int or "auto", default="auto"
         Support size when tasks are drawn from pools (tasks without a query
         set, ``groups``, or plain arrays){k_shot_unit}. ``"auto"``: half of
@@ -217,8 +236,8 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
-                 adapt_layers="all", inner_checkpoint=None, k_shot="auto", n_query="auto",
-                 validation_fraction=None, early_stopping="auto",
+                 adapt_layers="all", inner_checkpoint=None, meta_batch_chunk=None,
+                 k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
                  n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
@@ -285,8 +304,9 @@ class MAMLClassifier(MetaClassifierMixin, _BaseMAML):
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
-                 adapt_layers="all", inner_checkpoint=None, n_way="auto", head_init="proto",
-                 k_shot="auto", n_query="auto", validation_fraction=None,
+                 adapt_layers="all", inner_checkpoint=None, meta_batch_chunk=None,
+                 n_way="auto", head_init="proto", k_shot="auto", n_query="auto",
+                 validation_fraction=None,
                  early_stopping="auto", n_iter_no_change=10, eval_every=100,
                  callbacks=None, compile="auto", device="cpu", random_state=None,
                  verbose=0, warm_start=False, **kwargs):
