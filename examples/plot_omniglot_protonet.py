@@ -50,10 +50,11 @@ N_TEST = 50 if FAST else 600
 
 def omniglot_homes():
     yield None  # $SKMETA_DATA, else ~/skmeta_data
-    try:  # the skmeta development tree keeps the file beside the repository
-        yield Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "omniglot"
-    except NameError:  # no __file__ (run interactively)
-        pass
+    # the skmeta development tree keeps the file in ../shared/datasets/omniglot,
+    # beside the repository; the example runs from examples/ (as the
+    # documentation build runs it) or from the repository's root
+    for root in (Path.cwd().parent, Path.cwd()):
+        yield root.parent / "shared" / "datasets" / "omniglot"
 
 
 data = None
