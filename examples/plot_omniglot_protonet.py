@@ -70,7 +70,7 @@ for home in omniglot_homes():
           f"{len(np.unique(y_test))} test classes, images of shape {X_train.shape[1:]}")
     break
 if data is None:
-    data = "digits (Omniglot not found)"
+    data = "digits (stand-in)"
     print("omniglot28.npz not found: using scikit-learn's 8x8 digits instead, "
           "digits 0-4 for meta-training and 5-9 for testing")
 
@@ -111,7 +111,9 @@ else:
                                     n_test_tasks=1, images=True, random_state=1)
 display = EpisodeDisplay.from_estimator(protonet, shown.X_support, shown.y_support,
                                         shown.X_query, shown.y_query)
-display.ax_.title.set_text(f"{data}, 5-way 1-shot: {display.ax_.get_title()}")
+n_right = int((~display.mistakes_).sum())
+display.ax_.title.set_text(f"{data}, 5-way 1-shot: {n_right} of {len(display.mistakes_)} "
+                           "right (mistakes in red)")
 
 # %%
 # Accuracy with its interval
