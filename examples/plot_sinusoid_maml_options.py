@@ -149,15 +149,16 @@ print(f"{'scratch':<10}{'':>17}{scratch.mean():>9.2f} +/- {scratch_ci:.2f}"
 # step can move it to any task. After adapting to 5 points, the MAML variants
 # come close to the true wave between and beyond the points, while the network
 # trained from scratch only connects them. In the error curves, one step
-# does most of the work for every meta-learner; in this run Meta-SGD, whose
-# step sizes are learned for that one step, ends far below the others (and
-# slightly rises after 5 steps, beyond what its step sizes were learned
-# for), second-order MAML comes next, and FOMAML, ANIL and the fine-tuning
-# baseline end close together, above it. The network trained from scratch is
-# an order of magnitude worse on average, but its mean is dominated by a few
-# tasks on which it extrapolates wildly: its median task error is about that
-# of the fine-tuning baseline (see the table), and its interval, wider than
-# the mean itself, is not drawn. These are 1,500
-# meta-iterations; the paper trains 70,000, and every meta-learner improves
-# with longer training.
+# does most of the work for every meta-learner. In our full run (the fast
+# mode's numbers differ), Meta-SGD, whose step sizes are learned for that
+# one step, ended far below the others (and rose slightly after 5 steps,
+# beyond what its step sizes were learned for), second-order MAML came
+# next, and FOMAML, ANIL and the fine-tuning baseline ended close together,
+# above it. The network trained from scratch is an order of magnitude worse
+# on average, but its mean is dominated by a few tasks on which it
+# extrapolates wildly: its median task error was about that of the
+# fine-tuning baseline (see the table), and its interval, wider than the
+# mean itself, is not drawn. These are 1,500 meta-iterations; the paper
+# trains 70,000 (``benchmarks/results/maml_sinusoid.md`` reports MAML after
+# 70,000).
 plt.show()
