@@ -10,6 +10,7 @@ optimizer, records the history, runs callbacks and stops on divergence.
 
 import contextlib
 import math
+import sys
 import time
 import types
 import warnings
@@ -261,6 +262,28 @@ def worth_compiling(seconds_per_iteration, remaining):
     return saved > AUTO_COMPILE_SECONDS
 
 
+#: Seconds between progress-bar updates on a terminal or a notebook widget,
+#: and where the bar's stream is neither (a log file, captured output, a docs
+#: build): each update there is a new line, so they are rarer.
+PROGRESS_INTERVAL = {"terminal": 0.5, "other": 30.0}
+
+
+def progress_interval(stream=None, bar=None):
+    """Seconds between progress-bar updates: :data:`PROGRESS_INTERVAL`, by
+    whether ``bar`` (default: the ``tqdm.auto`` class in use) is a notebook
+    widget or ``stream`` (default ``sys.stderr``, where tqdm writes) is a
+    terminal."""
+    bar = tqdm if bar is None else bar
+    if any(c.__module__ == "tqdm.notebook" for c in bar.__mro__):
+        return PROGRESS_INTERVAL["terminal"]
+    stream = sys.stderr if stream is None else stream
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        terminal = False
+    return PROGRESS_INTERVAL["terminal" if terminal else "other"]
+
+
 def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every=100,
           callbacks=(), verbose=0, compile=False):
     """Run ``n_iter`` meta-iterations, updating ``theta`` in place.
@@ -306,7 +329,7 @@ def train(est, step, theta, optimizer, source, n_iter, *, valid=None, eval_every
     for cb in callbacks:
         cb.on_train_begin(est)
     bar = tqdm(total=n_iter, disable=not verbose, desc=type(est).__name__,
-               mininterval=0.5, leave=True)
+               mininterval=progress_interval(), leave=True)
     with intra_op_threads() as threads:  # restored afterwards (see _threads.py)
         losses = []
         try:

@@ -132,6 +132,41 @@ def test_history_and_progress_bar(capsys):
     assert "MAMLRegressor" in err and "12/12" in err
 
 
+def test_progress_bar_is_sparse_where_stderr_is_not_a_terminal(capsys):
+    # captured output (a log, a docs build) gets a new line per update: a
+    # 3-second fit writes its start and end, not an update each half-second
+    import time
+
+    from skmeta.callbacks import Callback
+
+    class Slow(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            time.sleep(0.1)
+
+    tasks = make_sinusoid_tasks(20, random_state=0)
+    fast_instance(MAMLRegressor, max_iter=30, eval_every=1, verbose=1, callbacks=[Slow()],
+                  random_state=0).fit(tasks)
+    err = capsys.readouterr().err
+    updates = [u for u in err.replace("\r", "\n").splitlines() if "MAMLRegressor" in u]
+    assert "30/30" in updates[-1]
+    assert len(updates) <= 3, updates
+
+
+def test_progress_interval_on_a_terminal_and_elsewhere():
+    import io
+
+    from skmeta._torch._engine import PROGRESS_INTERVAL, progress_interval
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert progress_interval(Terminal()) == PROGRESS_INTERVAL["terminal"]
+    assert progress_interval(io.StringIO()) == PROGRESS_INTERVAL["other"]
+    assert progress_interval(object()) == PROGRESS_INTERVAL["other"]
+    assert PROGRESS_INTERVAL["other"] > PROGRESS_INTERVAL["terminal"]
+
+
 def test_early_stopping_callback_stops_on_validation_tasks():
     from skmeta.callbacks import EarlyStopping
 
