@@ -100,7 +100,7 @@ results = search.cv_results_
 lrs = np.array(results["param_mamlregressor__inner_lr"], dtype=float)
 folds = np.array([results[f"split{i}_test_score"] for i in range(3)])
 
-fig, (ax_cv, ax_task) = plt.subplots(1, 2, figsize=(11, 4))
+fig, ax_cv = plt.subplots(figsize=(6.5, 4))
 for i, fold in enumerate(folds):
     ax_cv.plot(lrs, fold, "o", color="grey", alpha=0.6, label="one fold" if i == 0 else None)
 ax_cv.errorbar(lrs, results["mean_test_score"], yerr=results["std_test_score"], marker="s",
@@ -112,6 +112,7 @@ ax_cv.set_xlabel("inner_lr")
 ax_cv.set_ylabel("few-shot R^2 on held-out groups")
 ax_cv.set_title("GridSearchCV(cv=GroupKFold(3))")
 ax_cv.legend(fontsize="small")
+fig.tight_layout()
 
 # %%
 # The chosen model on new towns
@@ -119,7 +120,7 @@ ax_cv.legend(fontsize="small")
 # ``GridSearchCV`` refitted the best pipeline on all 60 towns. A plain
 # ``Pipeline`` has no ``adapt``, so to adapt to a new town we transform 5 of
 # its homes with the fitted scaler and adapt the fitted MAML step
-# (:class:`skmeta.MetaPipeline` does both in one ``adapt`` call). Right:
+# (:class:`skmeta.MetaPipeline` does both in one ``adapt`` call). The figure:
 # the other 15 homes of each new town, predicted before adapting to the town
 # (the refitted pipeline's own ``predict``: after ``fit`` on arrays, MAML is
 # adapted to all the training rows pooled) and after adapting to the
@@ -136,6 +137,7 @@ for town in np.unique(groups_new):
     after.append(adapted.predict(scaler.transform(X_new[query])))
 truth, before, after = (np.concatenate(v) for v in (truth, before, after))
 
+fig, ax_task = plt.subplots(figsize=(6.5, 4))
 lims = [min(truth.min(), before.min(), after.min()), max(truth.max(), before.max(), after.max())]
 ax_task.plot(lims, lims, color="black", linewidth=1)
 for pred, color, label in ((before, "C7", "before adapting"),
@@ -157,7 +159,7 @@ fig.tight_layout()
 # chose 0.03, and the refitted pipeline scored a few-shot R^2 of 0.85 on the
 # 20 new towns, close to its cross-validation score of 0.82. Adapting to 5
 # homes of a town more than halved the squared error of the pooled model on
-# the town's other homes (right). Nothing here is special to skmeta: any
+# the town's other homes (second figure). Nothing here is special to skmeta: any
 # splitter that keeps groups together, ``n_jobs`` to run the fits in
 # parallel, and a larger grid (``mamlregressor__hidden_layer_sizes``,
 # ``mamlregressor__max_iter``, ...) work as for any scikit-learn estimator.

@@ -84,7 +84,7 @@ new_digits = {name: [evaluate_tasks(est, new_digit_tasks) for est in res["estima
 # digits (open). Right: the summary per learner: all held-out tasks of the
 # five folds, and each new-digit task's accuracy averaged over the five
 # fold models (the same tasks five times are not five times the evidence).
-fig, (ax_folds, ax_summary) = plt.subplots(1, 2, figsize=(12, 4.5),
+fig, (ax_folds, ax_summary) = plt.subplots(1, 2, figsize=(12, 5),
                                            gridspec_kw={"width_ratios": [2, 1]})
 folds = np.arange(1, cv.n_splits + 1)
 for k, (name, res) in enumerate(cv_results.items()):
@@ -100,7 +100,7 @@ ax_folds.set_xticks(folds)
 ax_folds.set_xlabel("fold")
 ax_folds.set_ylabel("3-way 1-shot accuracy")
 ax_folds.set_title("each fold, 95% interval over tasks")
-ax_folds.legend(fontsize="small", loc="center right")
+ax_folds.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 summary = []
 for k, name in enumerate(cv_results):
