@@ -799,7 +799,9 @@ def f64_loop_error(loop, batches, block, eval_case, case):
 
 def run_case(case, args, notes):
     eval_case = case.algo == "proto-eval"
-    n_batches = max(2, min(args.batches, args.warmup + args.repeat))
+    warmup, repeat = ((args.conv_warmup, args.conv_repeat) if case.conv and case.algo == "maml"
+                      else (args.warmup, args.repeat))
+    n_batches = max(2, min(args.batches, warmup + repeat))
     batches, task_lists = make_data(
         case, n_batches, seed=0,
         batch=max(args.eval_block, args.eval_check) if eval_case else None)
@@ -868,7 +870,7 @@ def run_case(case, args, notes):
     rows = []
     data = [tl[:args.eval_block] for tl in task_lists] if eval_case else batches
     for m in methods:
-        t = m.time(data, args.warmup, args.repeat)
+        t = m.time(data, warmup, repeat)
         per = args.eval_block if eval_case else 1
         row = {"method": m.name, "ms": t.ms / per, "iqr_ms": 1e3 * t.iqr / per, "n": t.n,
                "first_s": t.first / per, "compile_s": getattr(m, "compile_s", None),
@@ -917,7 +919,8 @@ def markdown(results, notes, info, args, peer_versions, compat_notes):
     lines = [
         "Side by side in one process on identical tasks, networks and initial weights "
         f"(see `benchmarks/bench_peers.py`); median after {args.warmup} warm-up "
-        f"iterations of {args.repeat} timed ones, IQR in brackets. `x loop` and `x l2l`: "
+        f"iterations of {args.repeat} timed ones ({args.conv_warmup} and {args.conv_repeat} "
+        "for the conv4 MAML cases, whose iterations take seconds), IQR in brackets. `x loop` and `x l2l`: "
         "how many times faster than the plain PyTorch loop and than learn2learn. Every "
         "meta-gradient was checked equal to the plain loop's before timing "
         "(`check`: largest error relative to the largest entry of a tensor; where the "
@@ -966,6 +969,10 @@ def main():
                         metavar="CASE", help=f"cases to run (default all): {', '.join(CASES)}")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--conv-warmup", type=int, default=2,
+                        help="warm-up iterations of the conv4 MAML cases (seconds each)")
+    parser.add_argument("--conv-repeat", type=int, default=10,
+                        help="timed iterations of the conv4 MAML cases")
     parser.add_argument("--batches", type=int, default=10,
                         help="distinct meta-batches cycled through")
     parser.add_argument("--eval-block", type=int, default=20,
@@ -981,6 +988,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.warmup, args.repeat, args.batches, args.eval_block = 1, 2, 2, 4
+        args.conv_warmup, args.conv_repeat = 1, 2
         if args.conv_meta_batch is None:
             args.conv_meta_batch = 8  # the checks do not depend on it; the time does
     if args.conv_meta_batch:
