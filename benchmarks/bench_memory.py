@@ -23,7 +23,11 @@ Measured here, at meta-batch 25 and 1, 5, 10 and 20 inner steps:
 The modes: skmeta with everything kept (the default), with
 ``inner_checkpoint=1``, with ``inner_checkpoint=1`` and ``meta_batch_chunk``
 5 or 1; second-order MAML as usually written in plain PyTorch (a loop over
-the tasks, each task's graph freed after its backward pass); and, as a
+the tasks, each task's graph freed after its backward pass) and as
+learn2learn's documentation writes it (``MAML(net, lr)``, ``clone`` and
+``adapt``, the same loop; run with the peers' interpreter of
+``benchmarks/peers``, ``--peers-python``, against a baseline process of that
+interpreter; left out where it does not exist); and, as a
 reference that is not the same gradient, skmeta's ``first_order=True``.
 
 Each configuration runs in a fresh subprocess that meta-trains for
@@ -65,6 +69,7 @@ MODES = {
     "skmeta, second order, inner_checkpoint=1, meta_batch_chunk=1": (
         "skmeta", {"inner_checkpoint": 1, "meta_batch_chunk": 1}),
     "plain PyTorch loop, one task at a time, second order": ("loop", {}),
+    "learn2learn MAML (clone/adapt), one task at a time, second order": ("learn2learn", {}),
     "skmeta, first order (reference; not the same gradient)": ("skmeta", {"first_order": True}),
 }
 PROBLEMS = ("sinusoid", "conv4")
@@ -93,32 +98,30 @@ def _estimator(problem, steps, params, n_query, iterations):
     return MAMLClassifier(module="conv4", **common), sampler
 
 
-def plain_loop(problem, steps, sampler, iterations):
-    """Second-order MAML as usually written in PyTorch: one task at a time,
-    ``torch.autograd.grad(create_graph=True)`` through the inner steps, the
-    query loss of each task back-propagated before the next (its graph freed),
-    Adam on the accumulated gradient. conv4: ``BatchNorm2d`` with batch
-    statistics, a linear 5-way output layer (the MAML paper's network)."""
-    import numpy as np
-    import torch
+def _network(problem):
+    """The usual PyTorch network of each problem and its loss. conv4:
+    ``BatchNorm2d`` with batch statistics, a linear 5-way output layer (the
+    MAML paper's network)."""
     import torch.nn.functional as F
     from torch import nn
-    from torch.func import functional_call
 
     if problem == "sinusoid":
-        net = nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
-                            nn.Linear(40, 1))
-        loss_fn = F.mse_loss
-    else:
-        layers, width = [], 1
-        for _ in range(4):
-            layers += [nn.Conv2d(width, 64, 3, padding=1),
-                       nn.BatchNorm2d(64, track_running_stats=False), nn.ReLU(),
-                       nn.MaxPool2d(2, ceil_mode=True)]
-            width = 64
-        net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 2 * 2, 5))
-        loss_fn = F.cross_entropy
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        return nn.Sequential(nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(),
+                             nn.Linear(40, 1)), F.mse_loss
+    layers, width = [], 1
+    for _ in range(4):
+        layers += [nn.Conv2d(width, 64, 3, padding=1),
+                   nn.BatchNorm2d(64, track_running_stats=False), nn.ReLU(),
+                   nn.MaxPool2d(2, ceil_mode=True)]
+        width = 64
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 2 * 2, 5)), F.cross_entropy
+
+
+def _meta_batches(problem, sampler, iterations):
+    """Per meta-iteration, the list of the tasks' ``(xs, ys, xq, yq)`` tensors."""
+    import numpy as np
+    import torch
+
     rng = np.random.RandomState(0)
 
     def tensors(x, y):
@@ -128,14 +131,29 @@ def plain_loop(problem, steps, sampler, iterations):
         return x[:, None], torch.as_tensor(y)
 
     for _ in range(iterations):
-        opt.zero_grad()
+        batch = []
         for t in sampler.sample(META_BATCH, random_state=rng):
             ys, yq = t.y_support, t.y_query
             if problem != "sinusoid":
                 labels = np.unique(ys)
                 ys, yq = np.searchsorted(labels, ys), np.searchsorted(labels, yq)
-            xs, ys = tensors(t.X_support, ys)
-            xq, yq = tensors(t.X_query, yq)
+            batch.append(tensors(t.X_support, ys) + tensors(t.X_query, yq))
+        yield batch
+
+
+def plain_loop(problem, steps, sampler, iterations):
+    """Second-order MAML as usually written in PyTorch: one task at a time,
+    ``torch.autograd.grad(create_graph=True)`` through the inner steps, the
+    query loss of each task back-propagated before the next (its graph freed),
+    Adam on the accumulated gradient."""
+    import torch
+    from torch.func import functional_call
+
+    net, loss_fn = _network(problem)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for batch in _meta_batches(problem, sampler, iterations):
+        opt.zero_grad()
+        for xs, ys, xq, yq in batch:
             fast = dict(net.named_parameters())
             for _ in range(steps):
                 loss = loss_fn(functional_call(net, fast, (xs,)), ys)
@@ -143,6 +161,41 @@ def plain_loop(problem, steps, sampler, iterations):
                 fast = {k: v - INNER_LR[problem] * g for (k, v), g in zip(fast.items(), grads)}
             (loss_fn(functional_call(net, fast, (xq,)), yq) / META_BATCH).backward()
         opt.step()
+
+
+def _import_learn2learn():
+    """learn2learn from the peers' environment (``benchmarks/peers``), through
+    its import workarounds."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+    from _compat import import_peers
+
+    l2l = import_peers()[0]["learn2learn"]
+    if isinstance(l2l, str):
+        raise ImportError(f"learn2learn: {l2l}")
+    return l2l
+
+
+def learn2learn_loop(problem, steps, sampler, iterations):
+    """Second-order MAML as learn2learn's documentation writes it:
+    ``l2l.algorithms.MAML(net, lr)``, per task ``clone()`` and ``adapt`` for
+    each inner step, the query loss back-propagated before the next task."""
+    import torch
+
+    l2l = _import_learn2learn()
+    net, loss_fn = _network(problem)
+    maml = l2l.algorithms.MAML(net, lr=INNER_LR[problem], first_order=False)
+    opt = torch.optim.Adam(maml.parameters(), lr=1e-3)
+    for batch in _meta_batches(problem, sampler, iterations):
+        opt.zero_grad()
+        for xs, ys, xq, yq in batch:
+            learner = maml.clone()
+            for _ in range(steps):
+                learner.adapt(loss_fn(learner(xs), ys))
+            (loss_fn(learner(xq), yq) / META_BATCH).backward()
+        opt.step()
+
+
+LOOPS = {"loop": plain_loop, "learn2learn": learn2learn_loop}
 
 
 def anonymous_kb():
@@ -172,11 +225,14 @@ class AnonymousPeak:
         self.peak = max(self.peak, anonymous_kb())
 
 
-def child(problem, steps, mode, n_query, iterations):
+def child(problem, steps, mode, n_query, iterations, peers=False):
     """Run one configuration (``mode`` None: the baseline) and print its peak
-    RSS (``ru_maxrss``) and peak anonymous RSS, in kB."""
+    RSS (``ru_maxrss``) and peak anonymous RSS, in kB. ``peers``: import
+    learn2learn first (its runs and their baseline)."""
     import torch
 
+    if peers:
+        _import_learn2learn()
     torch.manual_seed(0)
     kind, params = ("skmeta", {}) if mode is None else MODES[mode]
     with AnonymousPeak() as anon:
@@ -185,15 +241,17 @@ def child(problem, steps, mode, n_query, iterations):
             est.fit(sampler)
             assert est.n_iter_ == iterations
         elif mode is not None:
-            plain_loop(problem, steps, sampler, iterations)
+            LOOPS[kind](problem, steps, sampler, iterations)
     # ru_maxrss is in kilobytes on Linux
     print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       "anon_peak_kb": anon.peak, "threads": torch.get_num_threads()}))
 
 
-def run_child(problem, steps, mode, n_query, iterations, allocator):
-    cmd = [sys.executable, __file__, "--child", json.dumps([problem, steps, mode, n_query,
-                                                            iterations])]
+def run_child(problem, steps, mode, n_query, iterations, allocator, python=None):
+    """One configuration in a fresh process; ``python``: the peers' interpreter
+    (learn2learn's runs and their baseline), else this one."""
+    cmd = [python or sys.executable, __file__, "--child",
+           json.dumps([problem, steps, mode, n_query, iterations, python is not None])]
     env = {**os.environ, **ALLOCATORS[allocator]}
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if out.returncode != 0:
@@ -251,8 +309,8 @@ def write_markdown(result, path):
             rows = [r for r in result["rows"]
                     if r["problem"] == problem and r["allocator"] == allocator]
             steps = sorted({r["steps"] for r in rows})
-            base = next(b for b in result["baselines"]
-                        if b["problem"] == problem and b["allocator"] == allocator)
+            base = next(b for b in result["baselines"] if b["problem"] == problem
+                        and b["allocator"] == allocator and "interpreter" not in b)
             lines += [f"{ALLOCATOR_NOTES[allocator]}; baseline process "
                       f"{base['peak_kb'] / 1024:.0f} MiB.", "",
                       "| mode | " + " | ".join(f"{s} steps" for s in steps) + " |",
@@ -281,6 +339,9 @@ def main():
     parser.add_argument("--n-query", type=int, default=1,
                         help="query images per class of the conv4 episodes")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--peers-python", default="/work/peers-venv/bin/python",
+                        help="the peers' interpreter (benchmarks/peers/setup_peers.sh), for "
+                             "the learn2learn mode; left out where it does not exist")
     args = parser.parse_args()
     if args.child:
         child(*json.loads(args.child))
@@ -293,15 +354,30 @@ def main():
               "baselines": [], "rows": []}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    peers_python = args.peers_python if Path(args.peers_python).exists() else None
+    if peers_python is None:
+        result["skipped"] = f"learn2learn: no peers' environment at {args.peers_python}"
+        modes = [m for m in modes if MODES[m][0] != "learn2learn"]
     for problem in args.problems:
         for allocator in args.allocators:
-            base = run_child(problem, 1, None, args.n_query, args.iterations, allocator)
-            result["baselines"].append({"problem": problem, "allocator": allocator, **base})
+            base = {}
+            for python in (None, peers_python):
+                if python is None or any(MODES[m][0] == "learn2learn" for m in modes):
+                    base[python] = run_child(problem, 1, None, args.n_query, args.iterations,
+                                             allocator, python)
+            result["baselines"].append({"problem": problem, "allocator": allocator,
+                                        **base[None]})
+            if peers_python in base and peers_python is not None:
+                result["baselines"].append({"problem": problem, "allocator": allocator,
+                                            "interpreter": "peers", **base[peers_python]})
             for s in steps:
                 for mode in modes:
-                    peak = run_child(problem, s, mode, args.n_query, args.iterations, allocator)
-                    mib = (peak["peak_kb"] - base["peak_kb"]) / 1024
-                    anon = (peak["anon_peak_kb"] - base["anon_peak_kb"]) / 1024
+                    python = peers_python if MODES[mode][0] == "learn2learn" else None
+                    peak = run_child(problem, s, mode, args.n_query, args.iterations, allocator,
+                                     python)
+                    base_kb = base[python]
+                    mib = (peak["peak_kb"] - base_kb["peak_kb"]) / 1024
+                    anon = (peak["anon_peak_kb"] - base_kb["anon_peak_kb"]) / 1024
                     result["rows"].append({"problem": problem, "allocator": allocator,
                                            "steps": s, "mode": mode, **peak,
                                            "peak_mib": mib, "anon_peak_mib": anon})

@@ -22,6 +22,7 @@ Four small pieces that the stock extensions do not provide:
 """
 
 import importlib
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -42,7 +43,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 class BenchmarkResults(SphinxDirective):
     """Render ``benchmarks/results/NAME.md`` as tables.
 
-    The file's Markdown headings become rubrics (the page has its own
+    ``NAME.png``, where the study wrote one, is shown under the tables. The
+    file's Markdown headings become rubrics (the page has its own
     sections, and a table file must not add entries to its table of
     contents). ``:machine:`` adds a line saying when and on what the
     numbers were measured, for files written before the benchmarks stamped
@@ -74,7 +76,14 @@ class BenchmarkResults(SphinxDirective):
             m = re.search(r"^Machine:.*?(?:\n\n|\Z)", text, flags=re.M | re.S)
             at = m.end() if m else 0
             text = f"{text[:at].rstrip()}\n\n{note}\n\n{text[at:]}" if at else f"{note}\n\n{text}"
-        return self._parse_markdown(text, str(path))
+        out = self._parse_markdown(text, str(path))
+        figure = RESULTS / f"{name}.png"
+        if figure.is_file():  # the study's figure, under its tables
+            self.env.note_dependency(str(figure))
+            here = Path(self.env.doc2path(self.env.docname)).parent
+            out[0] += nodes.image(uri=os.path.relpath(figure, here), alt=f"{name} figure",
+                                  classes=["benchmark-figure"])
+        return out
 
     def _parse_markdown(self, text, source):
         from myst_parser.parsers.sphinx_ import MystParser
