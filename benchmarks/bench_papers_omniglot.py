@@ -136,7 +136,8 @@ def markdown(rows, curves, args):
         ("learner", "learner", ""), ("protocol", "protocol", ""), ("accuracy", "acc", ""),
         ("paper", "paper", ".1f"), ("gap", "gap", "+.1f"),
         ("meta-iterations", "iterations", "d"), ("training (s)", "train_s", ".0f")])]
-    lines += ["", "## Learning curves (100 fixed test episodes per point)", ""]
+    lines += ["", f"## Learning curves ({args.n_check} fixed test episodes per point, not "
+              "counted in the training time)", ""]
     table = []
     for name, curve in curves.items():
         for p in curve:
@@ -149,7 +150,7 @@ def markdown(rows, curves, args):
     return "\n".join(lines) + "\n"
 
 
-def figure(curves):
+def figure(curves, n_check):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,7 +168,7 @@ def figure(curves):
         ax.set_title(f"{key} (dotted: the paper's)")
         ax.set_xlabel("meta-training wall time (min)")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test accuracy (%), 100 episodes")
+    axes[0].set_ylabel(f"test accuracy (%), {n_check} episodes")
     axes[1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
@@ -206,7 +207,7 @@ def main():
             H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
                                                 "settings": vars(args)}, md,
                             title="Study 1: Omniglot against the papers", info=info,
-                            figure=figure(curves), results_dir=args.results_dir)
+                            figure=figure(curves, args.n_check), results_dir=args.results_dir)
     print(md)
 
 

@@ -105,7 +105,7 @@ def figure(rows):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     fig, axes = plt.subplots(1, len(STEPS), figsize=(10, 4.4), sharey=True)
     names = list(LEARNERS)
@@ -126,13 +126,14 @@ def figure(rows):
         ax.set_yscale("log")
         ax.set_title(f"after {steps} adaptation step{'s' * (steps > 1)}")
         ax.grid(alpha=0.3, which="both")
-        ax.set_yticks([0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5])
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].set_ylabel("query MSE (mean, 95% interval)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.035), ncol=4,
+               fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
 
 
