@@ -46,12 +46,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from skorch.callbacks import Callback
 
 __all__ = [
     "RESULTS", "OMNIGLOT", "machine", "machine_line", "bench_threads", "Timing", "timing",
     "time_calls", "peak_rss_mib", "run_peak_rss", "call_peak_rss", "cuda_peak_mib",
     "evaluate", "interval", "sinusoid_batches", "load_omniglot_or_random",
-    "markdown_table", "write_results",
+    "maml_conv4_net", "TimeBudget", "markdown_table", "write_results",
 ]
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -428,6 +429,36 @@ def load_omniglot_or_random(split="background", rotations=False, data_home=None,
     rng = np.random.RandomState(seed)
     X = rng.rand(n_classes * per_class, 28, 28).astype(np.float32)
     return X, np.repeat(np.arange(n_classes), per_class), "random 28x28 images"
+
+
+def maml_conv4_net(n_way=5):
+    """The MAML paper's conv4 as plain PyTorch writes it: 4 x [3x3 conv 64,
+    ``BatchNorm2d`` with batch statistics, ReLU, 2x2 max-pool (``ceil_mode``,
+    as skmeta's conv4)] and a linear ``n_way`` head on 28x28 images."""
+    from torch import nn
+
+    layers, width = [], 1
+    for _ in range(4):
+        layers += [nn.Conv2d(width, 64, 3, padding=1),
+                   nn.BatchNorm2d(64, track_running_stats=False), nn.ReLU(),
+                   nn.MaxPool2d(2, ceil_mode=True)]
+        width = 64
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * 2 * 2, n_way))
+
+
+class TimeBudget(Callback):
+    """A skmeta (skorch) callback that stops meta-training after ``seconds`` of wall
+    time (checked at each evaluation, every ``eval_every`` meta-iterations)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.perf_counter()
+
+    def on_epoch_end(self, net, **kwargs):
+        if time.perf_counter() - self.start_ > self.seconds:
+            raise KeyboardInterrupt
 
 
 # ------------------------------------------------------------------ results

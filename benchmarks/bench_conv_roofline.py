@@ -29,7 +29,6 @@ import argparse
 import _harness as H
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -61,16 +60,6 @@ def forward_rates(repeat):
     return rows
 
 
-def plain_maml_net():
-    layers, width = [], 1
-    for _ in range(4):
-        layers += [nn.Conv2d(width, 64, 3, padding=1),
-                   nn.BatchNorm2d(64, track_running_stats=False), nn.ReLU(),
-                   nn.MaxPool2d(2, ceil_mode=True)]
-        width = 64
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(256, 5))
-
-
 def maml_iteration(net, steps, batch=32, inner_lr=0.4):
     for _ in range(batch):
         xs, ys = torch.rand(5, 1, 28, 28), torch.arange(5)
@@ -85,7 +74,7 @@ def maml_iteration(net, steps, batch=32, inner_lr=0.4):
 
 def maml_work(repeat):
     rows = []
-    net = plain_maml_net()
+    net = H.maml_conv4_net()
     for steps in (1, 5):
         counter = FlopCounterMode(display=False)
         with counter:

@@ -19,23 +19,8 @@ import _harness as H
 
 from skmeta import (EpisodeSampler, FineTuneClassifier, MAMLClassifier, ProtoNetClassifier,
                     ReptileClassifier, SiameseClassifier)
-from skmeta.callbacks import Callback
 from skmeta.datasets import load_omniglot
 from skmeta.model_selection import evaluate_tasks
-
-
-class TimeBudget(Callback):
-    """Stop meta-training after ``seconds`` of wall time."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, net, **kwargs):
-        if time.perf_counter() - self.start_ > self.seconds:
-            raise KeyboardInterrupt
 
 
 LEARNERS = {
@@ -66,7 +51,7 @@ def main():
     rows = []
     for name, (cls, params) in LEARNERS.items():
         est = cls(module="conv4", max_iter=10**6, eval_every=10, compile=False,
-                  callbacks=[TimeBudget(args.seconds)], random_state=0, **params)
+                  callbacks=[H.TimeBudget(args.seconds)], random_state=0, **params)
         t0 = time.perf_counter()
         est.fit(train)
         train_s = time.perf_counter() - t0

@@ -35,7 +35,6 @@ import numpy as np
 
 from skmeta import (EpisodeSampler, FineTuneClassifier, MAMLClassifier, ProtoNetClassifier,
                     ReptileClassifier, SiameseClassifier)
-from skmeta.callbacks import Callback
 from skmeta.datasets import load_omniglot
 
 PROTOCOLS = ((5, 1), (5, 5), (20, 1), (20, 5))
@@ -66,20 +65,6 @@ LEARNERS = {
 }
 
 
-class TimeBudget(Callback):
-    """Stop meta-training after ``seconds`` of wall time."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-
-    def on_train_begin(self, net, **kwargs):
-        self.start_ = time.perf_counter()
-
-    def on_epoch_end(self, net, **kwargs):
-        if time.perf_counter() - self.start_ > self.seconds:
-            raise KeyboardInterrupt
-
-
 def episodes(X, y, n_way, k_shot, n, seed):
     n_query = 15 if n_way == 5 else 5
     return EpisodeSampler(X, y, n_way=n_way, k_shot=k_shot, n_query=n_query).sample(n, seed)
@@ -92,7 +77,7 @@ def run(name, data, args):
     checks = {p: episodes(Xe, ye, *p, args.n_check, seed=1) for p in ((5, 1), (20, 1))}
     est = make().set_params(module="conv4", max_iter=10**7, eval_every=10, compile=False,
                             early_stopping=False, random_state=0,
-                            callbacks=[TimeBudget(60 * args.minutes / args.checkpoints)])
+                            callbacks=[H.TimeBudget(60 * args.minutes / args.checkpoints)])
     curve, train_s = [], 0.0
     for _ in range(args.checkpoints):
         t0 = time.perf_counter()
