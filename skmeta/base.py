@@ -52,6 +52,8 @@ AUTO_VALIDATION_FRACTION = 0.1
 AUTO_EARLY_STOPPING_MIN_TASKS = 20
 
 #: Constraints shared by the classifiers' extra parameters.
+REGRESSOR_CONSTRAINTS = {"normalize_y": ["boolean"]}
+
 CLASSIFIER_CONSTRAINTS = {
     "n_way": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "head_init": [StrOptions({"proto", "zero"})],
@@ -526,12 +528,26 @@ class BaseMetaEstimator(RoutedParamsMixin, BaseEstimator, metaclass=ABCMeta):
             self.optimizer_ = opt
 
 
+NORMALIZE_Y_DOC = """
+    normalize_y : bool, default=True
+        Standardise the targets inside with the mean and standard deviation
+        of the training tasks' targets, per output, fixed at the first
+        ``fit`` (as ``normalize_y`` of
+        :class:`~sklearn.gaussian_process.GaussianProcessRegressor`):
+        ``inner_lr`` and the initialisation then mean the same whatever the
+        units of ``y``, and predictions are mapped back. The inner loss is
+        then that of the standardised targets, which is the raw loss divided
+        by the target variance; ``False`` trains on the raw targets, as the
+        papers' sinusoid protocol does."""
+
+
 class MetaRegressorMixin(RegressorMixin):
     """Regression: real-valued targets, squared-error loss, ``predict``.
 
-    Targets are standardised inside with the mean and standard deviation of
-    the training targets (fixed at the first ``fit``); predictions are in the
-    user's units."""
+    With ``normalize_y=True`` (every regressor's default) targets are
+    standardised inside with the mean and standard deviation of the training
+    targets (fixed at the first ``fit``); predictions are in the user's
+    units."""
 
     _classifier = False
 
@@ -557,7 +573,11 @@ class MetaRegressorMixin(RegressorMixin):
         The networks learn standardised targets, so learning rates and
         initialisations mean the same whatever the units of ``y``; predictions
         are mapped back. Losses in ``history_`` are on the standardised scale.
+        With ``normalize_y=False`` nothing is learned and targets are used
+        as they are.
         """
+        if not self.normalize_y:
+            return
         sample = tasks.sample(64, 0) if is_sampler(tasks) else tasks
         y = np.concatenate([np.asarray(a, np.float64).reshape(len(a), -1) for t in sample
                             for a in (t.y_support, t.y_query) if a is not None])

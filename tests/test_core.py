@@ -462,6 +462,30 @@ def test_regressors_learn_the_same_whatever_the_units_of_the_targets(cls):
 
 
 @pytest.mark.parametrize("cls", [c for c in ESTIMATORS if not c._classifier])
+def test_normalize_y_false_trains_on_the_targets_as_given(cls):
+    """``normalize_y=False`` on targets standardised by hand is the default
+    fit on the raw targets, step for step; on raw targets it sees raw losses
+    (on targets near 300 Reptile's inner steps at 0.01 diverge at once: the
+    reason ``True`` is the default)."""
+    tasks = _unequal_tasks(False)
+    a, _ = _fitted(cls, tasks)
+    m, s = a._y_shift_, a._y_scale_
+    by_hand = [(t.X_support, (t.y_support - m) / s, t.X_query, (t.y_query - m) / s)
+               for t in tasks]
+    b, _ = _fitted(cls, by_hand, normalize_y=False)
+    assert not hasattr(b, "_y_scale_")
+    t = tasks[-1]
+    np.testing.assert_allclose(b.adapt(t.X_support, (t.y_support - m) / s).predict(t.X_query) * s
+                               + m, a.adapt(t.X_support, t.y_support).predict(t.X_query),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose([r["train_loss"] for r in b.history_],
+                               [r["train_loss"] for r in a.history_], rtol=1e-4)
+    shifted = [(t.X_support, t.y_support + 100, t.X_query, t.y_query + 100) for t in tasks]
+    raw, _ = _fitted(cls, shifted, normalize_y=False, max_iter=1)  # more can diverge
+    assert raw.history_[0]["train_loss"] > 300 > 100 * a.history_[0]["train_loss"]
+
+
+@pytest.mark.parametrize("cls", [c for c in ESTIMATORS if not c._classifier])
 def test_default_regressors_fit_targets_in_the_hundreds(cls):
     """scikit-learn's multi-output check data (target std about 180) made
     ``ReptileRegressor()`` diverge at its second meta-iteration."""

@@ -9,7 +9,9 @@ from .._torch._functional import HEAD
 from .._torch._networks import head_parameter_names
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
+from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC,
+                    MetaClassifierMixin, MetaRegressorMixin, NORMALIZE_Y_DOC,
+                    REGRESSOR_CONSTRAINTS)
 
 __all__ = ["MAMLRegressor", "MAMLClassifier"]
 
@@ -205,7 +207,7 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
 
     Read more in the :ref:`User Guide <maml>`.
     """ + _PARAMS_DOC.format(
-        inner_lr="0.01", extra="", k_shot_unit="", k_shot_auto=" (10 rows of plain arrays)",
+        inner_lr="0.01", extra=NORMALIZE_Y_DOC, k_shot_unit="", k_shot_auto=" (10 rows of plain arrays)",
         n_query_unit="", attrs="") + """
     See Also
     --------
@@ -233,12 +235,14 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
     (20,)
     """
 
+    _parameter_constraints = {**_BaseMAML._parameter_constraints, **REGRESSOR_CONSTRAINTS}
+
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, inner_steps=1,
                  adapt_steps=None, first_order=False, learn_inner_lr=False,
                  adapt_layers="all", inner_checkpoint=None, meta_batch_chunk=None,
-                 k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
-                 n_iter_no_change=10, eval_every=100, callbacks=None,
+                 normalize_y=True, k_shot="auto", n_query="auto", validation_fraction=None,
+                 early_stopping="auto", n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
         _store_params(self, locals())

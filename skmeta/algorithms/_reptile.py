@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._torch._engine import GradientStep, make_optimizer
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import CLASSIFIER_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin
+from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, MetaClassifierMixin,
+                    MetaRegressorMixin, NORMALIZE_Y_DOC, REGRESSOR_CONSTRAINTS)
 
 __all__ = ["ReptileRegressor", "ReptileClassifier"]
 
@@ -132,7 +133,7 @@ class ReptileRegressor(MetaRegressorMixin, _BaseReptile):
     optimiser on the support set.
 
     Read more in the :ref:`User Guide <reptile>`.
-    """ + _DOC.format(extra="", attrs="") + """
+    """ + _DOC.format(extra=NORMALIZE_Y_DOC, attrs="") + """
     Examples
     --------
     >>> from skmeta import ReptileRegressor
@@ -144,10 +145,12 @@ class ReptileRegressor(MetaRegressorMixin, _BaseReptile):
     (20,)
     """
 
+    _parameter_constraints = {**_BaseReptile._parameter_constraints, **REGRESSOR_CONSTRAINTS}
+
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, outer_lr=0.1, inner_lr=0.01, inner_steps=5,
-                 inner_optimizer="sgd", adapt_steps=None, k_shot="auto", n_query="auto",
-                 validation_fraction=None, early_stopping="auto",
+                 inner_optimizer="sgd", adapt_steps=None, normalize_y=True, k_shot="auto",
+                 n_query="auto", validation_fraction=None, early_stopping="auto",
                  n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):

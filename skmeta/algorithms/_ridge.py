@@ -10,8 +10,9 @@ from sklearn.utils._param_validation import Interval
 from .._params import store_params as _store_params
 from .._torch._engine import MetaStep
 from .._torch._functional import HEAD
-from ..base import (CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, BaseMetaEstimator, MetaClassifierMixin,
-                    MetaRegressorMixin)
+from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC,
+                    MetaClassifierMixin, MetaRegressorMixin, NORMALIZE_Y_DOC,
+                    REGRESSOR_CONSTRAINTS)
 
 __all__ = ["MetaRidgeRegressor", "MetaRidgeClassifier", "ridge_solve"]
 
@@ -209,7 +210,7 @@ class MetaRidgeRegressor(MetaRegressorMixin, _BaseRidge):
 
     Read more in the :ref:`User Guide <ridge>`.
     """ + _PARAMS_DOC.format(
-        batch="25", extra="", k_shot_unit="", k_shot_auto=" (10 rows of plain arrays)",
+        batch="25", extra=NORMALIZE_Y_DOC, k_shot_unit="", k_shot_auto=" (10 rows of plain arrays)",
         n_query_unit="", w_extra='``"@ridge.w0"`` (the prior head, ``(d + 1, n_outputs)``, '
         'bias last)', attrs="") + """
     See Also
@@ -236,9 +237,11 @@ class MetaRidgeRegressor(MetaRegressorMixin, _BaseRidge):
     (2,)
     """
 
+    _parameter_constraints = {**_BaseRidge._parameter_constraints, **REGRESSOR_CONSTRAINTS}
+
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
-                 meta_batch_size=25, meta_lr=1e-3, alpha=1.0, k_shot="auto",
-                 n_query="auto", validation_fraction=None, early_stopping="auto",
+                 meta_batch_size=25, meta_lr=1e-3, alpha=1.0, normalize_y=True,
+                 k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
                  n_iter_no_change=10, eval_every=100, callbacks=None,
                  compile="auto", device="cpu", random_state=None, verbose=0,
                  warm_start=False, **kwargs):
