@@ -28,6 +28,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
@@ -131,6 +132,11 @@ scratch_ci = 1.96 * scratch.std(ddof=1) / np.sqrt(len(scratch))
 ax.axhline(scratch.mean(), color="C7", linestyle="--", label="from scratch (mean)")
 ax.set_ylabel("query mean squared error")
 ax.set_yscale("log")
+# plain numbers at 1, 2, 3, 5 x 10^k (matplotlib's default labels narrow log
+# ranges as 6x10^0)
+ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+ax.yaxis.set_major_formatter(ScalarFormatter())
+ax.yaxis.set_minor_formatter(NullFormatter())
 ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
 fig.tight_layout()
 
