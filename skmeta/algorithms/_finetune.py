@@ -9,8 +9,8 @@ from sklearn.utils._param_validation import Interval
 from .._torch._engine import GradientStep
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, MetaClassifierMixin,
-                    MetaRegressorMixin, NORMALIZE_Y_DOC, REGRESSOR_CONSTRAINTS)
+from ..base import (CLASSIFIER_CONSTRAINTS, NORMALIZE_Y_DOC, REGRESSOR_CONSTRAINTS,
+                    BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin)
 from ..tasks._input import is_sampler
 
 __all__ = ["FineTuneRegressor", "FineTuneClassifier"]
@@ -133,8 +133,8 @@ class FineTuneRegressor(MetaRegressorMixin, _BaseFineTune):
 
     def __init__(self, *, module=None, hidden_layer_sizes=(40, 40), max_iter=10000,
                  meta_batch_size=25, meta_lr=1e-3, inner_lr=0.01, adapt_steps=10,
-                 normalize_y=True, k_shot="auto", n_query="auto", validation_fraction=None, early_stopping="auto",
-                 n_iter_no_change=10,
+                 normalize_y=True, k_shot="auto", n_query="auto", validation_fraction=None,
+                 early_stopping="auto", n_iter_no_change=10,
                  eval_every=100, callbacks=None, compile="auto", device="cpu",
                  random_state=None, verbose=0, warm_start=False, **kwargs):
         _store_params(self, locals())

@@ -9,9 +9,9 @@ from .._torch._functional import HEAD
 from .._torch._networks import head_parameter_names
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC,
-                    MetaClassifierMixin, MetaRegressorMixin, NORMALIZE_Y_DOC,
-                    REGRESSOR_CONSTRAINTS)
+from ..base import (CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, NORMALIZE_Y_DOC,
+                    REGRESSOR_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin,
+                    MetaRegressorMixin)
 
 __all__ = ["MAMLRegressor", "MAMLClassifier"]
 
@@ -207,8 +207,8 @@ class MAMLRegressor(MetaRegressorMixin, _BaseMAML):
 
     Read more in the :ref:`User Guide <maml>`.
     """ + _PARAMS_DOC.format(
-        inner_lr="0.01", extra=NORMALIZE_Y_DOC, k_shot_unit="", k_shot_auto=" (10 rows of plain arrays)",
-        n_query_unit="", attrs="") + """
+        inner_lr="0.01", extra=NORMALIZE_Y_DOC, k_shot_unit="",
+        k_shot_auto=" (10 rows of plain arrays)", n_query_unit="", attrs="") + """
     See Also
     --------
     MAMLClassifier : The same for classification.

@@ -8,8 +8,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._torch._engine import GradientStep, make_optimizer
 from .._torch._rules import make_rule
 from .._params import store_params as _store_params
-from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, MetaClassifierMixin,
-                    MetaRegressorMixin, NORMALIZE_Y_DOC, REGRESSOR_CONSTRAINTS)
+from ..base import (CLASSIFIER_CONSTRAINTS, NORMALIZE_Y_DOC, REGRESSOR_CONSTRAINTS,
+                    BaseMetaEstimator, MetaClassifierMixin, MetaRegressorMixin)
 
 __all__ = ["ReptileRegressor", "ReptileClassifier"]
 

@@ -10,9 +10,9 @@ from sklearn.utils._param_validation import Interval
 from .._params import store_params as _store_params
 from .._torch._engine import MetaStep
 from .._torch._functional import HEAD
-from ..base import (BaseMetaEstimator, CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC,
-                    MetaClassifierMixin, MetaRegressorMixin, NORMALIZE_Y_DOC,
-                    REGRESSOR_CONSTRAINTS)
+from ..base import (CLASSIFIER_CONSTRAINTS, FITTED_ATTRS_DOC, NORMALIZE_Y_DOC,
+                    REGRESSOR_CONSTRAINTS, BaseMetaEstimator, MetaClassifierMixin,
+                    MetaRegressorMixin)
 
 __all__ = ["MetaRidgeRegressor", "MetaRidgeClassifier", "ridge_solve"]
 
