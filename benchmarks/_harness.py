@@ -85,7 +85,9 @@ def _cpuinfo():
             len(cores) or logical, logical)
 
 
-def _loadavg():
+def loadavg():
+    """The 1, 5 and 15 minute load averages, rounded (``None`` where the
+    platform has none)."""
     try:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
@@ -121,7 +123,7 @@ def machine(device=None):
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "gpu": gpu,
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "load_at_start": _loadavg(),
+        "load_at_start": loadavg(),
     }
 
 
@@ -524,7 +526,7 @@ def write_results(name, data, markdown, *, title, info=None, figure=None, result
     paths : list of Path
     """
     info = dict(info or machine())
-    info.setdefault("load_at_end", _loadavg())
+    info.setdefault("load_at_end", loadavg())
     out = Path(results_dir) if results_dir is not None else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.json", out / f"{name}.md"]

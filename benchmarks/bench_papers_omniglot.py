@@ -24,10 +24,14 @@ learner ends and the curve shows the rate at which it closes.
 Run ``python benchmarks/bench_papers_omniglot.py`` (about ``--minutes`` x 7
 minutes; ``--quick`` is a smoke run). Reads ``omniglot28.npz`` from
 ``--data-home`` (default ../shared/datasets/omniglot). Results:
-``benchmarks/results/papers_omniglot.{json,md,png}``.
+``benchmarks/results/papers_omniglot.{json,md,png}``. Learners run in
+separate invocations (``--learners X --results-dir DIR``) are combined
+into one page, with each run's machine line, by ``--merge A.json B.json``
+(no training; the files must share their settings).
 """
 
 import argparse
+import json
 import time
 
 import _harness as H
@@ -101,7 +105,7 @@ def run(name, data, args):
     return rows, curve
 
 
-def markdown(rows, curves, args):
+def markdown(rows, curves, args, runs):
     lines = [
         f"Omniglot 28x28 with rotations; training on the background alphabets for "
         f"{args.minutes:g} minutes of wall time per learner, testing on {args.n_test} episodes "
@@ -116,6 +120,10 @@ def markdown(rows, curves, args):
     for name in curves:
         _, (w, s, q), what = LEARNERS[name]
         lines.append(f"| {name} | {what} | {w}-way {s}-shot {q}-query |")
+    if len(runs) > 1:
+        lines += ["", f"Merged from {len(runs)} runs of this script (`--merge`); the line at "
+                  "the top is the last run's. Each run's learners and machine:", ""]
+        lines += [f"- {', '.join(r['learners'])}: {H.machine_line(r['machine'])}" for r in runs]
     lines += ["", H.markdown_table([dict(r, acc=f"{100 * r['accuracy']:.1f} ± {100 * r['ci']:.1f}")
                                     for r in rows], [
         ("learner", "learner", ""), ("protocol", "protocol", ""), ("accuracy", "acc", ""),
@@ -154,9 +162,34 @@ def figure(curves, n_check):
         ax.set_xlabel("meta-training wall time (min)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"test accuracy (%), {n_check} episodes")
-    axes[1].legend(fontsize=7, loc="lower right")
+    # beside the panels, where it hides no point
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
+
+
+def merge(paths):
+    """Rows, curves and runs of earlier results files, in :data:`LEARNERS`
+    order; a learner in a later file replaces the same learner in an earlier
+    one. The files must have the same settings (but ``learners``)."""
+    rows, curves, runs, settings = {}, {}, [], None
+    for path in paths:
+        doc = json.loads(open(path).read())
+        data = doc["data"]
+        these = {k: v for k, v in data["settings"].items()
+                 if k not in ("learners", "results_dir", "merge", "data_home")}
+        if settings is not None and these != settings:
+            raise ValueError(f"{path}: settings {these} differ from the first file's {settings}")
+        settings = these
+        for name in data["curves"]:
+            curves[name] = data["curves"][name]
+            rows[name] = [r for r in data["rows"] if r["learner"] == name]
+        runs += data.get("runs") or [{"learners": list(data["curves"]),
+                                      "machine": doc["machine"]}]
+    order = [n for n in LEARNERS if n in curves]
+    return ([r for n in order for r in rows[n]], {n: curves[n] for n in order}, runs,
+            argparse.Namespace(**settings))
 
 
 def main():
@@ -170,7 +203,17 @@ def main():
     parser.add_argument("--learners", nargs="*", default=list(LEARNERS), choices=list(LEARNERS))
     parser.add_argument("--data-home", default=str(H.OMNIGLOT))
     parser.add_argument("--results-dir", default=None)
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="combine earlier results files into one (no training)")
     args = parser.parse_args()
+    if args.merge:
+        rows, curves, runs, settings = merge(args.merge)
+        H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
+                                            "settings": vars(settings), "runs": runs},
+                        markdown(rows, curves, settings, runs),
+                        title="Study 1: Omniglot against the papers", info=runs[-1]["machine"],
+                        figure=figure(curves, settings.n_check), results_dir=args.results_dir)
+        return
     if args.quick:
         args.minutes, args.checkpoints, args.n_test, args.n_check = 0.1, 2, 20, 10
     H.bench_threads()
@@ -187,10 +230,11 @@ def main():
                   f"(paper {r['paper']})", flush=True)
         rows += new
         # written after every learner: a run cut short keeps what it measured
-        md = markdown(rows, curves, args)
+        runs = [{"learners": list(curves), "machine": dict(info, load_at_end=H.loadavg())}]
+        md = markdown(rows, curves, args, runs)
         if not args.quick or args.results_dir:
             H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
-                                                "settings": vars(args)}, md,
+                                                "settings": vars(args), "runs": runs}, md,
                             title="Study 1: Omniglot against the papers", info=info,
                             figure=figure(curves, args.n_check), results_dir=args.results_dir)
     print(md)

@@ -31,7 +31,9 @@ do). ``--quick`` is a smoke run. Results: ``benchmarks/results/papers_sinusoid.*
 """
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import _harness as H
 import numpy as np
@@ -127,10 +129,10 @@ def figure(rows):
             x = np.array([SHOTS.index(r["K"]) for r in sel]) + (j - len(names) / 2) * 0.12
             ax.errorbar(x, [r["mse"] for r in sel], yerr=[r["ci"] for r in sel], fmt="o",
                         ms=4, capsize=2, label=name)
-        if steps == 1:
+        if steps == 1:  # each paper's figure at its own learner's points
             for name, marker in (("MAML", "_"), ("Meta-SGD", "x")):
-                ax.plot(np.arange(3), PAPER[name], marker, color="k", ms=10,
-                        label=f"{name}, paper")
+                x = np.arange(3) + (names.index(name) - len(names) / 2) * 0.12
+                ax.plot(x, PAPER[name], marker, color="k", ms=10, label=f"{name}, paper")
         ax.set_xticks(np.arange(3), [f"K={k}" for k in SHOTS])
         ax.set_yscale("log")
         ax.set_title(f"after {steps} adaptation step{'s' * (steps > 1)}")
@@ -156,7 +158,16 @@ def main():
     parser.add_argument("--targets", choices=("raw", "standardised"), default="raw",
                         help="raw: normalize_y=False, the papers' protocol (default)")
     parser.add_argument("--results-dir", default=None)
+    parser.add_argument("--replot", metavar="JSON",
+                        help="redraw the page and figure of an earlier results file (no training)")
     args = parser.parse_args()
+    if args.replot:
+        doc = json.loads(Path(args.replot).read_text())
+        rows, settings = doc["data"]["rows"], argparse.Namespace(**doc["data"]["settings"])
+        H.write_results(Path(args.replot).stem, doc["data"], markdown(rows, settings),
+                        title=doc["title"], info=doc["machine"], figure=figure(rows),
+                        results_dir=args.results_dir or Path(args.replot).parent)
+        return
     if args.quick:
         args.max_iter, args.n_test = 50, 30
     H.bench_threads()
