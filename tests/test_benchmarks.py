@@ -79,3 +79,16 @@ def test_omniglot_study_merges_runs_of_separate_learners(tmp_path):
                          capture_output=True, text=True, cwd=BENCH)
     assert run.returncode != 0 and "c.json: settings" in run.stderr
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.slow
+def test_allocator_study_times_both_environments(tmp_path):
+    out = subprocess.run([sys.executable, str(BENCH / "bench_allocator.py"), "--repeat", "1",
+                          "--results-dir", str(tmp_path)], capture_output=True, text=True,
+                         cwd=BENCH)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = json.loads((tmp_path / "allocator.json").read_text())["data"]["rows"]
+    assert [r["case"] for r in rows] == ["train 60-way 5-shot 5-query",
+                                         "evaluate 60-way 5-shot 5-query",
+                                         "evaluate 5-way 1-shot 15-query"]
+    assert all(r["default"] > 0 and r["keep"] > 0 for r in rows)
