@@ -64,8 +64,10 @@ LEARNERS = {
     "Siamese": (lambda: SiameseClassifier(), (5, 1, 15), "defaults"),
     "fine-tune": (lambda: FineTuneClassifier(meta_batch_size=4), (5, 1, 15),
                   "defaults, pooled training on the background classes, meta-batch 4"),
-    "Reptile": (lambda: ReptileClassifier(meta_batch_size=5), (5, 1, 15),
-                "defaults, meta-batch 5 (paper's)"),
+    "Reptile": (lambda: ReptileClassifier(inner_optimizer="adam", inner_lr=0.001, inner_steps=5,
+                                          outer_lr=1.0, meta_batch_size=5), (5, 1, 15),
+                "paper's: inner Adam 0.001 (betas 0, 0.999), 5 steps (5 at test, the paper's "
+                "50 do not fit), outer step 1.0, meta-batch 5"),
 }
 
 
