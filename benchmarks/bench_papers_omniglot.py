@@ -82,6 +82,7 @@ def run(name, data, args):
     train = EpisodeSampler(Xb, yb, n_way=way, k_shot=shot, n_query=query)
     checks = {p: episodes(Xe, ye, *p, args.n_check, seed=1) for p in ((5, 1), (20, 1))}
     est = make().set_params(module="conv4", max_iter=10**7, eval_every=10, compile=False,
+                            device=args.device,
                             early_stopping=False, random_state=0,
                             callbacks=[H.TimeBudget(60 * args.minutes / args.checkpoints)])
     curve, train_s = [], 0.0
@@ -179,8 +180,8 @@ def merge(paths):
     for path in paths:
         doc = json.loads(open(path).read())
         data = doc["data"]
-        these = {k: v for k, v in data["settings"].items()
-                 if k not in ("learners", "results_dir", "merge", "data_home")}
+        these = {"device": "cpu"} | {k: v for k, v in data["settings"].items()
+                                     if k not in ("learners", "results_dir", "merge", "data_home")}
         if settings is not None and these != settings:
             raise ValueError(f"{path}: settings {these} differ from the first file's {settings}")
         settings = these
@@ -205,6 +206,7 @@ def main():
     parser.add_argument("--learners", nargs="*", default=list(LEARNERS), choices=list(LEARNERS))
     parser.add_argument("--data-home", default=str(H.OMNIGLOT))
     parser.add_argument("--results-dir", default=None)
+    parser.add_argument("--device", default="cpu", help='"cpu", "cuda", "cuda:N" or "auto"')
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="combine earlier results files into one (no training)")
     args = parser.parse_args()
@@ -219,7 +221,7 @@ def main():
     if args.quick:
         args.minutes, args.checkpoints, args.n_test, args.n_check = 0.1, 2, 20, 10
     H.bench_threads()
-    info = H.machine()
+    info = H.machine(None if args.device == "auto" else args.device)
     print(H.machine_line(info), flush=True)
     Xb, yb = load_omniglot(args.data_home, split="background", rotations=True, return_X_y=True)
     Xe, ye = load_omniglot(args.data_home, split="evaluation", rotations=True, return_X_y=True)
