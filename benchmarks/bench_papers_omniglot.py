@@ -172,6 +172,15 @@ def figure(curves, n_check):
     return fig
 
 
+def write(rows, curves, settings, runs, info, results_dir):
+    """The study's JSON, Markdown page and figure."""
+    H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
+                                        "settings": vars(settings), "runs": runs},
+                    markdown(rows, curves, settings, runs),
+                    title="Study 1: Omniglot against the papers", info=info,
+                    figure=figure(curves, settings.n_check), results_dir=results_dir)
+
+
 def merge(paths):
     """Rows, curves and runs of earlier results files, in :data:`LEARNERS`
     order; a learner in a later file replaces the same learner in an earlier
@@ -212,11 +221,7 @@ def main():
     args = parser.parse_args()
     if args.merge:
         rows, curves, runs, settings = merge(args.merge)
-        H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
-                                            "settings": vars(settings), "runs": runs},
-                        markdown(rows, curves, settings, runs),
-                        title="Study 1: Omniglot against the papers", info=runs[-1]["machine"],
-                        figure=figure(curves, settings.n_check), results_dir=args.results_dir)
+        write(rows, curves, settings, runs, runs[-1]["machine"], args.results_dir)
         return
     if args.quick:
         args.minutes, args.checkpoints, args.n_test, args.n_check = 0.1, 2, 20, 10
@@ -235,13 +240,9 @@ def main():
         rows += new
         # written after every learner: a run cut short keeps what it measured
         runs = [{"learners": list(curves), "machine": dict(info, load_at_end=H.loadavg())}]
-        md = markdown(rows, curves, args, runs)
         if not args.quick or args.results_dir:
-            H.write_results("papers_omniglot", {"rows": rows, "curves": curves,
-                                                "settings": vars(args), "runs": runs}, md,
-                            title="Study 1: Omniglot against the papers", info=info,
-                            figure=figure(curves, args.n_check), results_dir=args.results_dir)
-    print(md)
+            write(rows, curves, args, runs, info, args.results_dir)
+    print(markdown(rows, curves, args, runs))
 
 
 if __name__ == "__main__":
